@@ -1,0 +1,96 @@
+"""Evaluate a trained model: generation metrics for images, mode/drift measures for toy data."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ignbench.config import RunConfig
+from ignbench.data import Data
+from ignbench.metrics import lowdim
+from ignbench.metrics.fld import lenet_features
+from ignbench.metrics.frechet import frechet_distance_features
+from ignbench.metrics.prdc import coverage_density
+from ignbench.noise import Prior
+from ignbench.objectives import distance
+from ignbench.store import RunDir, atomic_torch_save, atomic_write_bytes
+
+EVAL_SEED = 10_000
+EVAL_BATCH = 500
+GRID_SIZE = {1: 1000, 2: 100}
+ARTIFACT_POINTS = 2000
+
+
+@torch.no_grad()
+def apply(model: nn.Module, inputs: torch.Tensor, times: int = 1) -> torch.Tensor:
+    """f^times(inputs), in batches of EVAL_BATCH (BatchNorm in train mode sees EVAL_BATCH-sized batches)."""
+    device = next(model.parameters()).device
+    out = []
+    for start in range(0, len(inputs), EVAL_BATCH):
+        y = inputs[start : start + EVAL_BATCH].to(device)
+        for _ in range(times):
+            y = model(y)
+        out.append(y.cpu())
+    return torch.cat(out)
+
+
+def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd: RunDir) -> dict:
+    """Metrics as {application: {metric: value}}; also writes the run's sample artifacts."""
+    model.train(cfg.eval_bn_mode == "train")
+    g = torch.Generator().manual_seed(EVAL_SEED + cfg.seed)
+    z = prior.sample(cfg.eval_n_samples, g)
+    fz = apply(model, z)
+    ffz = apply(model, fz)
+    fx = apply(model, data.test)
+    metrics = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
+    if cfg.eval_kind == "generation":
+        metrics.update(_generation(data.test, {"f(z)": fz, "f(f(z))": ffz}))
+        _save_image_grid(rd, data.test, fx, z, fz, ffz)
+    else:
+        metrics.update(_lowdim(cfg, model, data, {"f(z)": fz, "f(f(z))": ffz}, rd, (data.test, fx, z, fz, ffz)))
+    return metrics
+
+
+def _generation(real: torch.Tensor, fakes: dict[str, torch.Tensor]) -> dict:
+    real_feats = lenet_features(real)
+    out = {}
+    for app, images in fakes.items():
+        feats = lenet_features(images)
+        out[app] = {"fld": frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats)}
+    return out
+
+
+def _lowdim(cfg: RunConfig, model: nn.Module, data: Data, fakes: dict[str, torch.Tensor], rd: RunDir,
+            panels: tuple[torch.Tensor, ...]) -> dict:
+    dist = data.toy
+    out = {}
+    for app, samples in fakes.items():
+        out[app] = coverage_density(data.test, samples)
+        if dist.centers is not None:
+            out[app].update(lowdim.mode_stats(samples, dist))
+    grid = lowdim.grid_points(dist, GRID_SIZE[dist.dim])
+    drift = (grid - apply(model, grid)).norm(dim=1)
+    true = dist.manifold_distance(grid)
+    out["drift"] = lowdim.drift_stats(drift, true)
+    near = true < 1.0
+    out["drift_near"] = lowdim.drift_stats(drift[near], true[near])
+    coarse = lowdim.grid_points(dist, 21 if dist.dim == 2 else 41)
+    n = ARTIFACT_POINTS
+    atomic_torch_save({
+        "x": panels[0][:n], "f(x)": panels[1][:n], "z": panels[2][:n], "f(z)": panels[3][:n],
+        "f(f(z))": panels[4][:n], "grid": grid, "drift": drift, "true_distance": true,
+        "coarse": coarse, "coarse_projection": apply(model, coarse), "dataset": dist.name,
+    }, rd.artifacts)
+    return out
+
+
+def _save_image_grid(rd: RunDir, *columns: torch.Tensor, rows: int = 8) -> None:
+    """PNG like NAIGN Fig. 10: columns x, f(x), z, f(z), f(f(z))."""
+    import io
+
+    from torchvision.utils import save_image
+
+    tiles = torch.stack([c[:rows] for c in columns], dim=1).flatten(0, 1)
+    buffer = io.BytesIO()
+    save_image(tiles.clamp(-1, 1).add(1).div(2), buffer, format="png", nrow=len(columns), padding=1)
+    atomic_write_bytes(rd.samples, buffer.getvalue())

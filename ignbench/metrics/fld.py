@@ -1,0 +1,41 @@
+"""FLD: Fréchet distance between LeNet features of two image sets, via torch-fidelity's feature pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
+
+from ignbench.metrics import lenet
+from ignbench.metrics.frechet import frechet_distance_features
+
+
+class _Uint8Images(Dataset):
+    """Images in [-1, 1] presented as uint8 tensors, the input torch-fidelity extractors expect."""
+
+    def __init__(self, images: torch.Tensor):
+        self.images = images.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu()
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i]
+
+
+def lenet_features(images: torch.Tensor, weights: Path | None = None, batch_size: int = 500) -> np.ndarray:
+    """(N, 84) float64 LeNet features of images in [-1, 1]."""
+    extractor = create_feature_extractor(
+        lenet.EXTRACTOR_NAME, [lenet.FEATURE_LAYER], cuda=False, verbose=False,
+        feature_extractor_weights_path=str(weights) if weights else None,
+    )
+    feats = get_featuresdict_from_dataset(_Uint8Images(images), extractor, batch_size, cuda=False,
+                                          save_cpu_ram=True, verbose=False)
+    return feats[lenet.FEATURE_LAYER].double().numpy()
+
+
+def fld(fake: torch.Tensor, real: torch.Tensor, weights: Path | None = None) -> float:
+    return frechet_distance_features(lenet_features(fake, weights), lenet_features(real, weights))

@@ -1,0 +1,76 @@
+"""Networks f: R^D -> R^D.
+
+- `DCGANAutoencoder` (IGN Appendix C, Table 1 and Fig. 15): the encoder is the DCGAN discriminator without its
+  head (4x4 stride-2 convs, LeakyReLU 0.2, BatchNorm after every conv but the first, then a conv to a
+  latent_dim x 1 x 1 code with no nonlinearity); the decoder is the DCGAN generator (transposed convs, BatchNorm,
+  ReLU, Tanh output). 64x64 uses four stride-2 stages (64-128-256-512, exactly Table 1); 32x32 uses three,
+  28x28 two, with the last encoder kernel (and first decoder kernel) equal to the remaining spatial size.
+- `MLP` (NAIGN §4): three hidden layers of 512 units with ReLU, for 1D/2D data.
+
+Both are initialised as in IGN Table 1: conv/linear weights N(0, 0.02), biases 0; BatchNorm scales N(1, 0.02)
+(the DCGAN convention; N(0, 0.02) scales would silence every layer).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ignbench.config import IMAGE_DATASETS, RunConfig
+
+STAGES = {28: 2, 32: 3, 64: 4}
+
+
+class DCGANAutoencoder(nn.Module):
+    def __init__(self, channels: int = 1, size: int = 32, width: int = 64, latent_dim: int = 512):
+        super().__init__()
+        n = STAGES[size]
+        last_kernel = size // 2**n
+        widths = [width * 2**i for i in range(n)]
+        enc: list[nn.Module] = [nn.Conv2d(channels, widths[0], 4, 2, 1), nn.LeakyReLU(0.2)]
+        for w_in, w_out in zip(widths[:-1], widths[1:], strict=True):
+            enc += [nn.Conv2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2)]
+        enc += [nn.Conv2d(widths[-1], latent_dim, last_kernel, 1, 0)]
+        dec: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, widths[-1], last_kernel, 1, 0),
+                                nn.BatchNorm2d(widths[-1]), nn.ReLU()]
+        for w_in, w_out in zip(widths[::-1][:-1], widths[::-1][1:], strict=True):
+            dec += [nn.ConvTranspose2d(w_in, w_out, 4, 2, 1), nn.BatchNorm2d(w_out), nn.ReLU()]
+        dec += [nn.ConvTranspose2d(widths[0], channels, 4, 2, 1), nn.Tanh()]
+        self.encoder = nn.Sequential(*enc)
+        self.decoder = nn.Sequential(*dec)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encoder(x))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, hidden: int = 512, layers: int = 3):
+        super().__init__()
+        sizes = [dim] + [hidden] * layers
+        body: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True):
+            body += [nn.Linear(a, b), nn.ReLU()]
+        self.net = nn.Sequential(*body, nn.Linear(hidden, dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def init_weights(module: nn.Module) -> None:
+    """IGN Table 1 initialisation (see module docstring)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+
+
+def build_model(cfg: RunConfig, data_dim: int) -> nn.Module:
+    if cfg.dataset in IMAGE_DATASETS:
+        model: nn.Module = DCGANAutoencoder(1, cfg.image_size, cfg.model_width, cfg.latent_dim)
+    else:
+        model = MLP(data_dim, cfg.hidden)
+    init_weights(model)
+    return model

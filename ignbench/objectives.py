@@ -1,0 +1,173 @@
+"""The training objectives of IGN and NAIGN, term by term, with their stop-gradients.
+
+Distances are per sample (batch dimension kept) and the loss is their batch mean:
+    l1  = mean |a - b| over the non-batch dims  (images, NAIGN §4; IGN Appendix C)
+    l2  = Euclidean norm ||a - b||_2             (low-dimensional data, NAIGN §4)
+    mse = mean (a - b)^2 over the non-batch dims (IGN Source Code 1)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from ignbench.config import RunConfig
+
+TIGHT_CLAMP_EPS = 1e-8
+
+
+def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
+    diff = (a - b).flatten(1)
+    if kind == "l1":
+        return diff.abs().mean(1)
+    if kind == "l2":
+        return diff.norm(dim=1)
+    return diff.pow(2).mean(1)
+
+
+def pairwise_distance(x: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
+    """(N, M) matrix of `distance(x_i, y_j)`, or a monotone transform of it (enough for an argmin)."""
+    xf, yf = x.flatten(1), y.flatten(1)
+    if kind == "l1":
+        return torch.cdist(xf, yf, p=1) / xf.shape[1]
+    return torch.cdist(xf, yf, p=2)
+
+
+def frozen_copy(f: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """f_copy of the IGN listing: same weights and train/eval mode, no parameter gradients.
+
+    Gradients still flow *through* it to its input. BatchNorm buffers are cloned so that the copy's
+    running-statistics update is thrown away, exactly like updating a separate deep copy.
+    """
+    params = {k: v.detach() for k, v in f.named_parameters()}
+    buffers = {k: v.clone() for k, v in f.named_buffers()}
+    state = {**params, **buffers}
+    return lambda y: functional_call(f, state, (y,))
+
+
+def ign_terms(f: nn.Module, x: torch.Tensor, z: torch.Tensor, cfg: RunConfig) -> dict[str, torch.Tensor]:
+    """IGN's three terms (IGN Eq. 8, 10, 11; Source Code 1), in the listing's order of applications.
+
+    idem  = D(f_copy(f(z)), f(z))   -> gradient only through the inner application (fz not detached)
+    tight = -D(f(f(z).detach()), f(z).detach())  -> gradient only through the outer application
+    With tight_clamp = a > 0 (IGN §2.3, Eq. 14), each sample's tight distance d is replaced by
+    tanh(d / (a * L_rec)) * a * L_rec, with L_rec the batch's (detached) reconstruction loss.
+    """
+    f_copy = frozen_copy(f)
+    fx = f(x)
+    fz = f(z)
+    f_z = fz.detach()
+    ff_z = f(f_z)
+    f_fz = f_copy(fz)
+    rec = distance(fx, x, cfg.distance)
+    idem = distance(f_fz, fz, cfg.distance)
+    tight = distance(ff_z, f_z, cfg.distance)
+    if cfg.tight_clamp > 0:
+        scale = cfg.tight_clamp * rec.mean().detach() + TIGHT_CLAMP_EPS
+        tight = torch.tanh(tight / scale) * scale
+    return {"rec": rec.mean(), "idem": idem.mean(), "tight": -tight.mean()}
+
+
+def ign_loss(terms: dict[str, torch.Tensor], cfg: RunConfig) -> torch.Tensor:
+    return cfg.w_rec * terms["rec"] + cfg.w_idem * terms["idem"] + cfg.w_tight * terms["tight"]
+
+
+@contextlib.contextmanager
+def bn_stats_frozen(f: nn.Module) -> Iterator[None]:
+    """Keep BatchNorm in its current mode but leave its running statistics untouched."""
+    saved = []
+    for m in f.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            saved.append((m, m.momentum))
+            m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, momentum in saved:
+            m.momentum = momentum
+
+
+@torch.no_grad()
+def imle_nearest(f: nn.Module, x: torch.Tensor, sample_z: Callable[[int], torch.Tensor], m: int,
+                 chunk: int, kind: str) -> torch.Tensor:
+    """For each x_i, the z_j (of M fresh samples) whose f(z_j) is nearest to x_i under `kind`.
+
+    Searched in chunks without gradients (the model stays in its mode; BatchNorm running statistics are not
+    updated by the search). Returns z* with x's batch size.
+    """
+    best = torch.full((x.shape[0],), float("inf"))
+    best_z: torch.Tensor | None = None
+    with bn_stats_frozen(f):
+        for start in range(0, m, chunk):
+            zc = sample_z(min(chunk, m - start))
+            dist = pairwise_distance(x, f(zc), kind)
+            dmin, j = dist.min(dim=1)
+            if best_z is None:
+                best_z = zc[j].clone()
+            better = dmin < best
+            best_z[better] = zc[j[better]]
+            best = torch.where(better, dmin, best)
+    assert best_z is not None
+    return best_z
+
+
+def naign_terms(f: nn.Module, x: torch.Tensor, x_imle: torch.Tensor, z_star: torch.Tensor, z: torch.Tensor,
+                cfg: RunConfig, with_idem: bool) -> dict[str, torch.Tensor]:
+    """NAIGN's terms (NAIGN Eq. 11, Alg. 1, supplement §7).
+
+    rec  = d(x, f(x))
+    imle = d(x_imle, f(z*)), z* found by `imle_nearest`; f(z*) recomputed here with gradients
+    idem = ½ [ d(f(z), f⊥(f(z))) + d(f(q), f⊥(f(q))) ],  q = f(z) taken as a sample (detached)
+    NAIGN- (with_idem=False) has no idem term at all.
+    """
+    terms = {
+        "rec": distance(f(x), x, cfg.distance).mean(),
+        "imle": distance(f(z_star), x_imle, cfg.distance).mean(),
+    }
+    if with_idem:
+        f_copy = frozen_copy(f)
+        fz = f(z)
+        fq = f(fz.detach())
+        on_z = distance(fz, f_copy(fz), cfg.distance)
+        on_q = distance(fq, f_copy(fq), cfg.distance)
+        terms["idem"] = 0.5 * (on_z.mean() + on_q.mean())
+    return terms
+
+
+def naign_loss(terms: dict[str, torch.Tensor], cfg: RunConfig, warm: bool) -> torch.Tensor:
+    """Unweighted sum (NAIGN Eq. 11); during warm-up only the reconstruction term (NAIGN §4, FFHQ-100)."""
+    if warm:
+        return terms["rec"]
+    return sum(terms.values())
+
+
+class ReplayBuffer:
+    """Stores past IMLE mini-batch pairs (x, z*) (NAIGN §4).
+
+    Each step, with probability `replay_prob` and a non-empty buffer, the IMLE term uses one stored pair drawn
+    uniformly; otherwise a fresh nearest-neighbour search runs on the current batch and its pair is stored
+    (oldest evicted beyond `capacity`).
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.pairs: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def push(self, x: torch.Tensor, z_star: torch.Tensor) -> None:
+        self.pairs.append((x.detach().clone(), z_star.detach().clone()))
+        if len(self.pairs) > self.capacity:
+            self.pairs.pop(0)
+
+    def draw(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.pairs[int(torch.randint(len(self.pairs), (1,), generator=g))]
+
+    def state_dict(self) -> dict:
+        return {"capacity": self.capacity, "pairs": self.pairs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.capacity = state["capacity"]
+        self.pairs = list(state["pairs"])

@@ -1,0 +1,180 @@
+"""Figures (PNG) regenerated from the run store with matplotlib/seaborn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+import torch  # noqa: E402
+
+from ignbench.metrics.lowdim import energy_density  # noqa: E402
+from ignbench.report.tables import METHOD_LABELS  # noqa: E402
+from ignbench.store import RunDir, Store  # noqa: E402
+
+PANELS = ["x", "f(x)", "z", "f(z)", "f(f(z))"]
+PANEL_TITLES = {"x": "data x", "f(x)": "f(x)", "z": "z ~ p_Z", "f(z)": "f(z)", "f(f(z))": "f(f(z))"}
+Figure = tuple[Path, str]
+
+
+def _first_seed_runs(df: pd.DataFrame) -> pd.DataFrame:
+    """One finished run (the lowest seed) per (dataset, method)."""
+    runs = df[df["state"] == "done"].drop_duplicates("run_id").sort_values("seed")
+    return runs.drop_duplicates(["dataset", "method"])
+
+
+def _run_dir(store: Store, row: pd.Series) -> RunDir:
+    return RunDir(store.root / row["experiment"] / row["run_id"])
+
+
+def _methods(df: pd.DataFrame) -> list[str]:
+    return [m for m in METHOD_LABELS if m in set(df["method"])]
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    logs = []
+    for _, row in df.drop_duplicates("run_id").iterrows():
+        log = _run_dir(store, row).log
+        if log.exists():
+            frame = pd.read_csv(log)
+            frame["method"] = METHOD_LABELS[row["method"]]
+            frame["dataset"] = row["dataset"]
+            logs.append(frame)
+    if not logs:
+        return []
+    data = pd.concat(logs, ignore_index=True)
+    terms = [c for c in ("rec", "idem", "tight", "imle") if c in data.columns]
+    fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.2), squeeze=False)
+    for ax, term in zip(axes[0], terms, strict=True):
+        sns.lineplot(data=data.dropna(subset=[term]), x="step", y=term, hue="method", style="dataset",
+                     errorbar=("pi", 100), ax=ax)
+        ax.set_title(term)
+    fig.suptitle(f"{name}: loss terms during training (line: mean over seeds, band: min-max)")
+    path = _save(fig, out / f"{name}_curves.png")
+    return [(path, "Training curves of every loss term, mean over seeds with the min-max band.")]
+
+
+def generation_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    runs = _first_seed_runs(df)
+    grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).samples) for _, r in runs.iterrows()]
+    grids = [(label, path) for label, path in grids if path.exists()]
+    figs = []
+    if grids:
+        fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids), 5.5), squeeze=False)
+        for ax, (label, path) in zip(axes[0], grids, strict=True):
+            ax.imshow(plt.imread(path), cmap="gray")
+            ax.set_title(f"{label}\nx | f(x) | z | f(z) | f(f(z))", fontsize=9)
+            ax.axis("off")
+        path = _save(fig, out / f"{name}_samples.png")
+        figs.append((path, "Samples of the lowest seed per method (as NAIGN Fig. 10): test images x, f(x), "
+                           "noise z, f(z), f(f(z))."))
+    return figs + training_curves(df, store, out, name)
+
+
+def _scatter(ax: plt.Axes, pts: torch.Tensor, bounds: float, color: str, ref: torch.Tensor | None) -> None:
+    if pts.shape[1] == 1:
+        if ref is not None:
+            ax.hist(ref[:, 0].numpy(), bins=80, range=(-bounds, bounds), color="0.85", density=True)
+        ax.hist(pts[:, 0].numpy(), bins=80, range=(-bounds, bounds), color=color, density=True, alpha=0.8)
+        return
+    ax.scatter(pts[:, 0], pts[:, 1], s=2, alpha=0.5, color=color)
+    ax.set_xlim(-bounds, bounds)
+    ax.set_ylim(-bounds, bounds)
+    ax.set_aspect("equal")
+
+
+def panels_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    """NAIGN Figs 2/3 layout: per dataset and method, the panels data, f(x), z, f(z), f(f(z))."""
+    rows = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
+            if _run_dir(store, r).artifacts.exists()]
+    if not rows:
+        return []
+    rows.sort(key=lambda item: (item[0]["dataset"], list(METHOD_LABELS).index(item[0]["method"])))
+    fig, axes = plt.subplots(len(rows), len(PANELS), figsize=(2.4 * len(PANELS), 2.3 * len(rows)),
+                             squeeze=False)
+    colors = {"x": "tab:blue", "f(x)": "tab:blue", "z": "tab:gray", "f(z)": "tab:red", "f(f(z))": "tab:red"}
+    for ax_row, (run, art) in zip(axes, rows, strict=True):
+        bounds = float(art["grid"].abs().max())
+        for ax, panel in zip(ax_row, PANELS, strict=True):
+            ref = art["x"] if panel in ("f(z)", "f(f(z))") else None
+            _scatter(ax, art[panel], bounds, colors[panel], ref)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        ax_row[0].set_ylabel(f"{run['dataset']}\n{METHOD_LABELS[run['method']]}", fontsize=9)
+    for ax, panel in zip(axes[0], PANELS, strict=True):
+        ax.set_title(PANEL_TITLES[panel], fontsize=10)
+    path = _save(fig, out / f"{name}_panels.png")
+    return [(path, "Per dataset and method (lowest seed): data, f(x), z, f(z), f(f(z)); in 1D the grey "
+                   "histogram is the data, as in NAIGN Figs 2-3.")]
+
+
+def density_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    """NAIGN Fig 6 layout: exp(-E) from the true distance, then from each method's drift."""
+    arts = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
+            if _run_dir(store, r).artifacts.exists()]
+    arts = [(r, a) for r, a in arts if a["grid"].shape[1] == 2]
+    if not arts:
+        return []
+    arts.sort(key=lambda item: list(METHOD_LABELS).index(item[0]["method"]))
+    n = int(round(len(arts[0][1]["grid"]) ** 0.5))
+    bounds = float(arts[0][1]["grid"].abs().max())
+    maps = [("true distance d_M", arts[0][1]["true_distance"])]
+    maps += [(METHOD_LABELS[r["method"]], a["drift"]) for r, a in arts]
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.3 * len(maps), 3.3), squeeze=False)
+    for ax, (title, dist) in zip(axes[0], maps, strict=True):
+        ax.imshow(energy_density(dist.float()).reshape(n, n).numpy(), origin="lower", cmap="viridis",
+                  extent=(-bounds, bounds, -bounds, bounds), vmin=0, vmax=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{name}: unnormalised density exp(-(exp(2δ) - 1))")
+    path = _save(fig, out / f"{name}_density.png")
+    return [(path, "Unnormalised density exp(-E), E = exp(kδ) - 1, k = 2 (NAIGN Fig. 6): left from the exact "
+                   "manifold distance, then from each method's drift δ(z) = ||z - f(z)||.")]
+
+
+def projection_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    """NAIGN Fig 7 layout: grid points (red) and arrows (green) to f(point); data in blue."""
+    arts = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
+            if _run_dir(store, r).artifacts.exists()]
+    arts = [(r, a) for r, a in arts if a["grid"].shape[1] == 2]
+    if not arts:
+        return []
+    arts.sort(key=lambda item: list(METHOD_LABELS).index(item[0]["method"]))
+    fig, axes = plt.subplots(1, len(arts), figsize=(4.2 * len(arts), 4.2), squeeze=False)
+    for ax, (run, art) in zip(axes[0], arts, strict=True):
+        start, end = art["coarse"], art["coarse_projection"]
+        ax.scatter(art["x"][:, 0], art["x"][:, 1], s=2, color="tab:blue", alpha=0.5)
+        ax.scatter(start[:, 0], start[:, 1], s=4, color="tab:red")
+        ax.quiver(start[:, 0], start[:, 1], end[:, 0] - start[:, 0], end[:, 1] - start[:, 1], angles="xy",
+                  scale_units="xy", scale=1, color="tab:green", width=0.003, alpha=0.8)
+        ax.set_title(METHOD_LABELS[run["method"]])
+        ax.set_aspect("equal")
+    path = _save(fig, out / f"{name}_projection.png")
+    return [(path, "Projection map (NAIGN Fig. 7): grid points (red) and arrows (green) to f(point); "
+                   "data in blue.")]
+
+
+LOWDIM_FIGURES = {"panels": panels_figure, "density": density_figure, "projection": projection_figure}
+
+
+def lowdim_figures(df: pd.DataFrame, store: Store, out: Path, name: str, kinds: list[str]) -> list[Figure]:
+    runs = _first_seed_runs(df)
+    figs: list[Figure] = []
+    for kind in kinds:
+        if kind == "density" or kind == "projection":
+            for dataset, group in runs.groupby("dataset"):
+                figs += LOWDIM_FIGURES[kind](group, store, out, f"{name}_{dataset}")
+        else:
+            figs += LOWDIM_FIGURES[kind](runs, store, out, name)
+    return figs + training_curves(df, store, out, name)

@@ -1,0 +1,102 @@
+"""Tables from the tidy results frame: mean ± std (n) over seeds, the paper's numbers beside ours."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ignbench.errors import UserError
+
+PAPER_DIR = Path(__file__).resolve().parents[2] / "results" / "paper"
+METHOD_LABELS = {"ign": "IGN", "naign": "NAIGN", "naign-": "NAIGN-"}
+METRIC_LABELS = {"fld": "FLD (↓)", "coverage": "Coverage (↑)", "density": "Density (↑)",
+                 "modes_covered": "Modes covered (↑)", "hq_share": "HQ share (↑)", "corr": "corr (↑)",
+                 "mae": "MAE (↓)", "rec_error": "rec. error (↓)"}
+DECIMALS = {"fld": 1}
+GROUP_KEYS = ["method", "dataset", "imle_m", "application", "metric"]
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """mean, std and n over seeds for every (method, dataset, M, application, metric) cell.
+
+    Diverged runs have no metrics and so are not in n; the `diverged` column counts them per cell.
+    """
+    keys = [k for k in GROUP_KEYS if k in df.columns]
+    scored = df.dropna(subset=["metric"])
+    stats = scored.groupby(keys, dropna=False)["value"].agg(mean="mean", std="std", n="count").reset_index()
+    run_keys = [k for k in keys if k not in ("application", "metric")]
+    runs = df.drop_duplicates("run_id")
+    diverged = runs[runs["state"] == "diverged"].groupby(run_keys).size().rename("diverged").reset_index()
+    seeds = runs.groupby(run_keys).size().rename("runs").reset_index()
+    stats = stats.merge(seeds, on=run_keys, how="left").merge(diverged, on=run_keys, how="left")
+    stats["diverged"] = stats["diverged"].fillna(0).astype(int)
+    return stats
+
+
+def fmt_cell(mean: float, std: float, n: int, metric: str) -> str:
+    if n == 0 or np.isnan(mean):
+        return "–"
+    d = DECIMALS.get(metric, 2)
+    spread = "" if n < 2 or np.isnan(std) else f" ± {std:.{d}f}"
+    return f"{mean:.{d}f}{spread} ({n})"
+
+
+def load_paper(name: str) -> pd.DataFrame:
+    path = PAPER_DIR / name
+    if not name or not path.exists():
+        return pd.DataFrame(columns=["method", "application", "metric", "mean", "std"])
+    return pd.read_csv(path)
+
+
+def generation_table(stats: pd.DataFrame, paper: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """NAIGN Table 1 layout: rows method x application, columns ours and paper per metric."""
+    rows = []
+    for method in [m for m in METHOD_LABELS if m in set(stats["method"])]:
+        for app in ("f(z)", "f(f(z))"):
+            row = {"Method": f"{METHOD_LABELS[method]}: {app}"}
+            for metric in metrics:
+                cell = stats[(stats.method == method) & (stats.application == app) & (stats.metric == metric)]
+                ref = paper[(paper.method == method) & (paper.application == app) & (paper.metric == metric)]
+                row[METRIC_LABELS[metric]] = (fmt_cell(cell["mean"].iloc[0], cell["std"].iloc[0],
+                                                       int(cell["n"].iloc[0]), metric) if len(cell) else "–")
+                if len(paper):
+                    row[f"{METRIC_LABELS[metric]} paper"] = (
+                        fmt_cell(ref["mean"].iloc[0], ref["std"].iloc[0], 6, metric).replace(" (6)", "")
+                        if len(ref) else "–")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def lowdim_table(stats: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """Rows dataset x method x application; one column per measure."""
+    rows = []
+    for (dataset, method, app), cell in stats.groupby(["dataset", "method", "application"], sort=True):
+        row = {"Dataset": dataset, "Method": METHOD_LABELS[method], "Applied": app}
+        for metric in metrics:
+            m = cell[cell.metric == metric]
+            row[METRIC_LABELS.get(metric, metric)] = (
+                fmt_cell(m["mean"].iloc[0], m["std"].iloc[0], int(m["n"].iloc[0]), metric) if len(m) else "–")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_markdown(table: pd.DataFrame) -> str:
+    header = "| " + " | ".join(table.columns) + " |"
+    rule = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in table.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def to_latex(table: pd.DataFrame, caption: str) -> str:
+    escaped = table.map(lambda v: str(v).replace("±", r"$\pm$").replace("↓", r"$\downarrow$")
+                        .replace("↑", r"$\uparrow$").replace("%", r"\%"))
+    escaped.columns = [c.replace("↓", r"$\downarrow$").replace("↑", r"$\uparrow$") for c in table.columns]
+    return escaped.to_latex(index=False, caption=caption, escape=False)
+
+
+def require_results(df: pd.DataFrame, experiment: str, preset: str) -> None:
+    if df.empty or df["metric"].dropna().empty:
+        raise UserError(f"no finished runs of {experiment} at preset {preset}; "
+                        f"produce them with `ignbench run {experiment} --preset {preset}`")
