@@ -227,8 +227,10 @@ def fld_sanity(dataset: str, data_root: Path | None, weights: Path | None) -> No
     train_x, _, test_x, _ = load_labelled(dataset, 32, data_root)
     n = min(len(test_x), 10000)
     test_f = lenet_features(test_x[:n], weights)
-    noise = torch.randn(n, 1, 32, 32, generator=torch.Generator().manual_seed(0)).clamp(-1, 1)
-    for label, images in (("test", test_x[:n]), ("train", train_x[:n]), ("noise", noise)):
+    g = torch.Generator().manual_seed(0)
+    train_subset = train_x[torch.randperm(len(train_x), generator=g)[:n]]  # mnist-5k is sorted by class
+    noise = torch.randn(n, 1, 32, 32, generator=g).clamp(-1, 1)
+    for label, images in (("test", test_x[:n]), ("train", train_subset), ("noise", noise)):
         value = frechet_distance_features(lenet_features(images, weights), test_f)
         click.echo(f"FLD({label}, test) = {value:.3f}   [{dataset}, n = {n}]")
 

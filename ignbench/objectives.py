@@ -78,17 +78,14 @@ def ign_loss(terms: dict[str, torch.Tensor], cfg: RunConfig) -> torch.Tensor:
 
 @contextlib.contextmanager
 def bn_stats_frozen(f: nn.Module) -> Iterator[None]:
-    """Keep BatchNorm in its current mode but leave its running statistics untouched."""
-    saved = []
-    for m in f.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            saved.append((m, m.momentum))
-            m.momentum = 0.0
+    """Keep BatchNorm in its current mode but restore its running statistics (and counters) afterwards."""
+    saved = [(buf, buf.clone()) for m in f.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+             for buf in m.buffers()]
     try:
         yield
     finally:
-        for m, momentum in saved:
-            m.momentum = momentum
+        for buf, value in saved:
+            buf.copy_(value)
 
 
 @torch.no_grad()

@@ -1,0 +1,25 @@
+"""Shared helpers: small configs and the CLI runner."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from ignbench.config import RunConfig
+
+
+def small_config(**overrides) -> RunConfig:
+    base = dict(experiment="test", preset="smoke", method="naign", dataset="mnist-5k", seed=0, steps=6,
+                batch_size=8, model_width=8, latent_dim=16, eval_n_samples=32, eval_n_real=32,
+                imle_chunk=16, replay_capacity=4)
+    base.update(overrides)
+    if base["dataset"] not in ("mnist", "mnist-5k"):
+        base.setdefault("eval_kind", "lowdim")
+        base.setdefault("distance", "l2")
+        base.setdefault("hidden", 32)
+    return RunConfig(**base)
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()

@@ -1,0 +1,138 @@
+"""Fréchet distance, Coverage/Density and the FLD LeNet, against independent references and fixtures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import prdc
+import pytest
+import scipy.linalg
+import torch
+from torch_fidelity.metric_fid import fid_statistics_to_metric
+
+from ignbench.data.images import load_labelled
+from ignbench.metrics import lenet
+from ignbench.metrics.fld import lenet_features
+from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
+from ignbench.metrics.prdc import coverage_density
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def sqrtm_reference(a: np.ndarray, b: np.ndarray) -> float:
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+@pytest.mark.parametrize("n,c", [(50, 2), (100, 8), (200, 16), (400, 32), (1000, 84), (300, 64), (2000, 10)])
+def test_frechet_matches_scipy_sqrtm(n, c):
+    rng = np.random.default_rng(n * 1000 + c)
+    a = rng.normal(size=(n, c)) @ rng.normal(size=(c, c))
+    b = rng.normal(0.5, 2.0, size=(n + 17, c))
+    ours = frechet_distance_features(a, b)
+    ref = sqrtm_reference(a, b)
+    assert ours == pytest.approx(ref, rel=1e-5, abs=1e-5)
+
+
+def test_frechet_analytic_cases():
+    rng = np.random.default_rng(0)
+    sigma = np.cov(rng.normal(size=(500, 6)), rowvar=False)
+    mu1, mu2 = np.arange(6.0), np.arange(6.0)[::-1]
+    assert frechet_distance(mu1, sigma, mu2, sigma) == pytest.approx(((mu1 - mu2) ** 2).sum(), abs=1e-8)
+    feats = rng.normal(size=(300, 12))
+    assert frechet_distance_features(feats, feats) == pytest.approx(0.0, abs=1e-8)
+    # two isotropic Gaussians: |Δμ|² + d (s1 - s2)² exactly
+    assert frechet_distance(np.zeros(3), 4 * np.eye(3), np.ones(3), np.eye(3)) == pytest.approx(3 + 3 * 1.0)
+
+
+def test_frechet_flags_large_imaginary_part():
+    bad = np.array([[0.0, 1.0], [-1.0, 0.0]])  # not a covariance: eigenvalues of bad @ I are ±i
+    with pytest.raises(ValueError, match="imaginary"):
+        frechet_distance(np.zeros(2), bad, np.zeros(2), np.eye(2))
+
+
+def test_frechet_agrees_with_torch_fidelity_statistics_to_metric():
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(400, 20)), rng.normal(0.2, 1.1, size=(400, 20))
+    (mu1, s1), (mu2, s2) = statistics(a), statistics(b)
+    tf = fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, verbose=False)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(tf["frechet_inception_distance"], rel=1e-10)
+
+
+@pytest.mark.parametrize("case", ["gauss", "cluster", "lenet"])
+def test_coverage_density_match_prdc_fixtures(case):
+    data = np.load(FIXTURES / "prdc_cases.npz")
+    expected = json.loads((FIXTURES / "prdc_expected.json").read_text())[case]
+    ours = coverage_density(data[f"{case}_real"], data[f"{case}_fake"], k=5, chunk=128)
+    assert ours["coverage"] == pytest.approx(expected["coverage"], abs=1e-6)
+    assert ours["density"] == pytest.approx(expected["density"], abs=1e-6)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_coverage_density_match_prdc_package_live(seed):
+    rng = np.random.default_rng(seed)
+    real = rng.normal(size=(300 + seed * 50, 10)).astype(np.float32)
+    fake = rng.normal(0.1 * seed, 1.0, size=(250, 10)).astype(np.float32)
+    ref = prdc.compute_prdc(real, fake, nearest_k=5)
+    ours = coverage_density(real, fake, k=5, chunk=64)
+    assert ours["coverage"] == pytest.approx(ref["coverage"], abs=1e-6)
+    assert ours["density"] == pytest.approx(ref["density"], abs=1e-6)
+
+
+def test_coverage_density_analytic():
+    real = np.array([[0.0], [1.0], [2.0], [3.0]])
+    # k = 1: each real's radius is 1 (distance to its nearest other real); strict < excludes the boundary
+    out = coverage_density(real, np.array([[0.5], [10.0]]), k=1)
+    assert out["coverage"] == pytest.approx(0.5)  # reals 0 and 1 have the fake 0.5 inside their ball
+    assert out["density"] == pytest.approx(1.0)  # fake 0.5 lies in two balls, fake 10 in none: (2 + 0) / 2
+
+
+def test_frechet_fixture_values():
+    data = np.load(FIXTURES / "prdc_cases.npz")
+    expected = json.loads((FIXTURES / "frechet_expected.json").read_text())
+    for case, value in expected.items():
+        ours = frechet_distance_features(data[f"{case}_real"], data[f"{case}_fake"])
+        assert ours == pytest.approx(value, rel=1e-4, abs=1e-4), case
+
+
+def test_shipped_lenet_is_pinned_and_reproducible_from_its_recipe():
+    assert lenet.sha256(lenet.SHIPPED_WEIGHTS) == lenet.SHIPPED_SHA256
+    train_x, train_y, test_x, test_y = load_labelled("mnist-5k", 32, None)
+    retrained = lenet.train_lenet(train_x, train_y, progress=False)
+    shipped = lenet.load_lenet()
+    for a, b in zip(retrained.state_dict().values(), shipped.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b)
+    assert lenet.accuracy(shipped, test_x, test_y) > 0.93
+
+
+def test_fld_sanity_real_vs_real_small_noise_large():
+    train_x, _, test_x, _ = load_labelled("mnist-5k", 32, None)
+    test_f = lenet_features(test_x)
+    assert test_f.shape == (1000, 84)
+    assert frechet_distance_features(test_f, test_f) == pytest.approx(0.0, abs=1e-6)
+    subset = train_x[torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:1000]]
+    train_vs_test = frechet_distance_features(lenet_features(subset), test_f)
+    noise = torch.randn(1000, 1, 32, 32, generator=torch.Generator().manual_seed(1)).clamp(-1, 1)
+    noise_vs_test = frechet_distance_features(lenet_features(noise), test_f)
+    assert 0 < train_vs_test < 0.05 * noise_vs_test
+
+
+def test_lenet_extractor_is_registered_with_torch_fidelity():
+    import torch_fidelity
+
+    assert torch_fidelity.registry.FEATURE_EXTRACTORS_REGISTRY[lenet.EXTRACTOR_NAME] is lenet.LeNetExtractor
+
+
+def test_custom_lenet_weights_path_and_missing_weights(tmp_path):
+    from ignbench.errors import UserError
+
+    weights = tmp_path / "w.pt"
+    torch.save(lenet.LeNet5().state_dict(), weights)
+    feats = lenet_features(torch.zeros(4, 1, 32, 32), weights)
+    assert feats.shape == (4, 84)
+    with pytest.raises(UserError, match="not found"):
+        lenet.load_lenet(tmp_path / "missing.pt")
