@@ -1,0 +1,5 @@
+"""ignbench: reproducibility suite for idempotent generative networks (IGN, NAIGN)."""
+
+from ignbench.store import load_results
+
+__all__ = ["load_results"]

@@ -69,11 +69,12 @@ def run(experiment: str, preset: str | None, seeds: int | None, executor: str, p
     preset = preset or spec.default_preset
     store = Store(store_root)
     plan = planning.make_plan(spec, preset, seeds, store, force, retry_failed)
+    if not dry_run:
+        _check_data(plan.todo, data_root)
     _print_plan(plan, executor)
     if dry_run or not plan.todo:
         return
     _warn_if_paper_on_cpu(preset, executor, spec.name)
-    _check_data(plan.todo, data_root)
     if force:
         planning.reset_forced(plan, store)
     if executor == "local":

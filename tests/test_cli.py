@@ -1,0 +1,173 @@
+"""End to end through the CLI: smoke run, skip/force/retry, report outputs, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ignbench import load_results
+from ignbench.cli import main
+
+GOOD_SPEC = """
+[experiment]
+name = "mini"
+title = "mini"
+report = "lowdim"
+seeds = 1
+
+[sweep]
+method = ["naign"]
+
+[config]
+dataset = "2moons"
+distance = "l2"
+eval_kind = "lowdim"
+batch_size = 8
+steps = 3
+hidden = 16
+eval_n_samples = 64
+eval_n_real = 64
+
+[presets.paper]
+[presets.smoke]
+"""
+
+
+def _files(root: Path) -> set[Path]:
+    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
+
+
+def _spec(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "mini.toml"
+    path.write_text(text)
+    return path
+
+
+def test_smoke_run_status_report_and_skip(runner, tmp_path):
+    store, out = tmp_path / "runs", tmp_path / "reports"
+    res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "finished: 3 done" in res.output
+    again = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(store)])
+    assert "3 done); 0 to do" in again.output
+    status = runner.invoke(main, ["status", "table1", "--store", str(store)])
+    assert status.output.count(" done ") == 3
+    rep = runner.invoke(main, ["report", "table1", "--store", str(store), "--out", str(out)])
+    assert rep.exit_code == 0, rep.output
+    assert "| IGN: f(z) |" in rep.output and "| NAIGN-: f(f(z)) |" in rep.output
+    assert "preset 'smoke'" in rep.output
+    table = pd.read_csv(out / "smoke" / "table1.csv")
+    assert list(table["Method"]) == ["IGN: f(z)", "IGN: f(f(z))", "NAIGN: f(z)", "NAIGN: f(f(z))",
+                                     "NAIGN-: f(z)", "NAIGN-: f(f(z))"]
+    assert table["FLD (↓) paper"].iloc[0] == "359.0 ± 40.0"
+    assert "\\begin{tabular}" in (out / "smoke" / "table1.tex").read_text()
+    assert (out / "smoke" / "table1_samples.png").stat().st_size > 1000
+    assert (out / "table1.html").exists()
+    df = load_results("table1", store)
+    assert set(df["metric"].dropna()) >= {"fld", "coverage", "density", "rec_error"}
+    assert df[df.metric == "fld"]["value"].gt(0).all()
+
+
+def test_force_and_retry_failed(runner, tmp_path):
+    spec = _spec(tmp_path, GOOD_SPEC)
+    store = tmp_path / "runs"
+    assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
+    status_file = next(store.rglob("status.json"))
+    status = json.loads(status_file.read_text())
+    status["state"] = "failed"
+    status_file.write_text(json.dumps(status))
+    skipped = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)])
+    assert "0 to do" in skipped.output
+    retried = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store), "--retry-failed"])
+    assert "1 to do" in retried.output and json.loads(status_file.read_text())["state"] == "done"
+    forced = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store), "--force"])
+    assert "1 to do" in forced.output and "finished: 1 done" in forced.output
+
+
+def test_dry_run_shows_plan_and_cost_and_writes_nothing(runner, tmp_path):
+    store = tmp_path / "runs"
+    res = runner.invoke(main, ["run", "table1", "--seeds", "6", "--dry-run", "--store", str(store)])
+    assert res.exit_code == 0
+    assert "table1 [paper]: 18 runs (18 pending); 18 to do" in res.output
+    assert "50000 steps x batch 256 M=2560" in res.output and "estimated cost" in res.output
+    assert not store.exists()
+
+
+BAD_SPECS = {
+    "unknown key": (GOOD_SPEC.replace("steps = 3", "steps = 3\nstepz = 4"), "unknown key 'stepz'"),
+    "wrong type": (GOOD_SPEC.replace("batch_size = 8", 'batch_size = "eight"'), "batch_size must be int"),
+    "unknown method": (GOOD_SPEC.replace('method = ["naign"]', 'method = ["gan"]'), "method = 'gan'"),
+    "unknown dataset": (GOOD_SPEC.replace('dataset = "2moons"', 'dataset = "cifar"'), "dataset = 'cifar'"),
+    "negative steps": (GOOD_SPEC.replace("steps = 3", "steps = -3"), "steps must be positive"),
+    "not toml": ("[experiment\nname=", "not valid TOML"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_SPECS))
+def test_bad_spec_gives_one_line_error_and_writes_nothing(runner, tmp_path, case):
+    text, message = BAD_SPECS[case]
+    spec = _spec(tmp_path, text)
+    store = tmp_path / "runs"
+    res = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)])
+    assert res.exit_code == 2
+    assert res.output.count("\n") == 1 and res.output.startswith("error: mini.toml")
+    assert message in res.output
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("args,message", [
+    (["run", "table1", "--seeds", "0"], "--seeds must be a positive integer"),
+    (["run", "table9"], "unknown experiment 'table9'"),
+    (["run", "table1", "--preset", "huge"], "unknown preset 'huge'"),
+    (["status", "nope"], "unknown experiment 'nope'"),
+    (["report", "table1"], "no finished runs of table1"),
+])
+def test_bad_command_line_gives_one_line_error(runner, tmp_path, args, message):
+    store = tmp_path / "runs"
+    res = runner.invoke(main, [*args, "--store", str(store)])
+    assert res.exit_code == 2 and res.output.count("\n") == 1 and message in res.output, res.output
+    assert not store.exists()
+
+
+def test_missing_mnist_data_root_gives_one_line_error(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("IGNBENCH_OFFLINE", "1")
+    spec = _spec(tmp_path, GOOD_SPEC.replace('dataset = "2moons"', 'dataset = "mnist"')
+                 .replace('eval_kind = "lowdim"', 'eval_kind = "generation"').replace('"lowdim"', '"generation"'))
+    store = tmp_path / "runs"
+    res = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store),
+                               "--data-root", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert "MNIST not found under" in res.output and "--data-root" in res.output
+    assert not store.exists()
+
+
+@pytest.mark.parametrize("damage", ["corrupt", "partial"])
+def test_corrupt_or_partial_result_file_is_reported_not_aggregated(runner, tmp_path, damage):
+    spec = _spec(tmp_path, GOOD_SPEC)
+    store, out = tmp_path / "runs", tmp_path / "reports"
+    assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
+    eval_file = next(store.rglob("eval.json"))
+    text = eval_file.read_text()
+    eval_file.write_text("\x00garbage" if damage == "corrupt" else text[: len(text) // 2])
+    before = _files(out)
+    res = runner.invoke(main, ["report", str(spec), "--store", str(store), "--out", str(out)])
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert str(eval_file) in res.output and "corrupt result file" in res.output
+    assert _files(out) == before
+
+
+def test_every_command_has_help(runner):
+    for args in (["--help"], ["run", "--help"], ["status", "--help"], ["report", "--help"], ["list", "--help"],
+                 ["fld", "--help"], ["fld", "train", "--help"], ["fld", "sanity", "--help"]):
+        res = runner.invoke(main, args)
+        assert res.exit_code == 0 and "Usage:" in res.output
+
+
+def test_shipped_specs_all_load(runner):
+    res = runner.invoke(main, ["list"])
+    assert res.exit_code == 0 and "table1" in res.output
+    assert shutil.which("ignbench") is not None
