@@ -1,7 +1,184 @@
-"""Slurm executor (submitit). Placeholder seam until the Slurm issue lands: status has nothing to merge."""
+"""Slurm executor: a spec's pending runs go out as submitit job arrays; results land in the same store.
+
+- Each array task gets only a run's resolved config (a dict) and a few paths: never models or data.
+- The code is snapshotted (rsync of the git-tracked tree) at submit time; queued jobs import the snapshot, so
+  edits made after submission do not change them.
+- Jobs are `submitit.helpers.Checkpointable`: on timeout or preemption Slurm signals them, submitit requeues
+  them (at most `max_requeues` times) and the run resumes from its last checkpoint.
+- `refresh_slurm_states` merges sacct's view into the store for `ignbench status`.
+"""
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
 
-def refresh_slurm_states(runs: list) -> None:
-    """Update the store with Slurm's view of runs that were submitted (none without the Slurm executor)."""
+import click
+import submitit
+from tqdm.auto import tqdm
+
+from ignbench.config import RunConfig
+from ignbench.errors import UserError
+from ignbench.launch.profile import Profile, load_profile
+from ignbench.store import FAILED, FINISHED, RunDir, Store, read_json
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SACCT_STATES = {  # Slurm's final states -> the store's
+    "CANCELLED": "cancelled", "TIMEOUT": "timeout", "OUT_OF_MEMORY": "out-of-memory", "OUT_OF_ME+": "out-of-memory",
+    "NODE_FAIL": "node-fail", "FAILED": "failed", "BOOT_FAIL": "failed", "DEADLINE": "timeout",
+}
+ACTIVE = ("submitted", "running", "pending")
+
+
+class SlurmRun(submitit.helpers.Checkpointable):
+    """What one array task runs. Requeued as-is on timeout/preemption; training resumes from its checkpoint."""
+
+    def __call__(self, config: dict, store_root: str, data_root: str | None, checkpoint_every: int) -> str:
+        from ignbench.launch.local import run_one
+
+        cfg = RunConfig.from_dict(config)
+        env = submitit.JobEnvironment()
+        return run_one(cfg, Store(store_root), Path(data_root) if data_root else None, checkpoint_every,
+                       progress=False, extra_status={"slurm_job_id": env.job_id, "executor": "slurm"})
+
+
+def check_cluster(profile: Profile) -> None:
+    """sbatch present, partition known, GPUs available if requested: else a one-line UserError."""
+    if shutil.which("sbatch") is None:
+        raise UserError("sbatch not found: Slurm is not installed here (for a local test cluster run "
+                        "`bash slurm/start-test-cluster.sh`)")
+    info = subprocess.run(["sinfo", "-h", "-p", profile.partition, "-o", "%P %G"], capture_output=True, text=True)
+    if info.returncode != 0 or not info.stdout.strip():
+        raise UserError(f"profile {profile.name}: unknown partition {profile.partition!r} "
+                        f"({(info.stderr or 'sinfo lists no such partition').strip()})")
+    if profile.gpus_per_node > 0 and "gpu" not in info.stdout:
+        raise UserError(f"profile {profile.name}: requests {profile.gpus_per_node} GPU(s) but partition "
+                        f"{profile.partition!r} has no GPUs (set gpus_per_node = 0 or use a GPU partition)")
+
+
+def make_executor(profile: Profile, folder: Path) -> submitit.AutoExecutor:
+    executor = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=profile.max_requeues)
+    params = {
+        "slurm_partition": profile.partition, "timeout_min": profile.timeout_min,
+        "cpus_per_task": profile.cpus_per_task, "mem_gb": profile.mem_gb,
+        "slurm_array_parallelism": profile.array_parallelism, "slurm_setup": list(profile.setup),
+        "name": "ignbench",
+    }
+    if profile.gpus_per_node:
+        params["gpus_per_node"] = profile.gpus_per_node
+    if profile.account:
+        params["slurm_account"] = profile.account
+    if profile.qos:
+        params["slurm_qos"] = profile.qos
+    executor.update_parameters(**params)
+    return executor
+
+
+def submit(runs: list[RunConfig], store: Store, profile_name: str, data_root: Path | None,
+           checkpoint_every: int, wait: bool) -> dict[str, str]:
+    profile = load_profile(profile_name)
+    check_cluster(profile)
+    store_root = store.root.resolve()
+    folder = store_root / runs[0].experiment / ".slurm"
+    snapshot = folder / "code" / time.strftime("%Y%m%d-%H%M%S")
+    executor = make_executor(profile, folder / "%j")
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                           capture_output=True, text=True).stdout.strip()
+    if dirty:
+        click.echo("warning: uncommitted changes are not in the code snapshot; jobs run the committed code",
+                   err=True)
+    jobs = []
+    with submitit.helpers.RsyncSnapshot(snapshot_dir=snapshot, root_dir=REPO_ROOT,
+                                        exclude=["results", ".venv", "*.egg-info"]):
+        for start in range(0, len(runs), profile.max_array_size):
+            chunk = runs[start : start + profile.max_array_size]
+            try:
+                with executor.batch():
+                    chunk_jobs = [executor.submit(SlurmRun(), cfg.to_dict(), str(store_root),
+                                                  str(data_root.resolve()) if data_root else None, checkpoint_every)
+                                  for cfg in chunk]
+            except submitit.core.utils.FailedJobError as exc:
+                raise UserError(f"sbatch refused the job array: {str(exc).strip().splitlines()[-1]}") from None
+            jobs += list(zip(chunk, chunk_jobs, strict=True))
+    for cfg, job in jobs:
+        store.write_status(cfg, state="submitted", slurm_job_id=job.job_id, executor="slurm",
+                           log=str(job.paths.stdout), submitted=time.time(), error=None)
+    click.echo(f"submitted {len(jobs)} run(s) as Slurm job array(s) {sorted({j.job_id.split('_')[0] for _, j in jobs})}"
+               f" [profile {profile.name}, code snapshot {snapshot}]")
+    if not wait:
+        click.echo("not waiting: follow with `ignbench status " + runs[0].experiment + "`")
+        return {cfg.run_id: "submitted" for cfg, _ in jobs}
+    return follow(jobs, store)
+
+
+def follow(jobs: list, store: Store, poll_s: float = 2.0) -> dict[str, str]:
+    """Wait for the array with a progress bar; then record every Slurm-level failure in the store."""
+    with tqdm(total=len(jobs), desc="slurm runs", unit="run") as bar:
+        done: set[str] = set()
+        while len(done) < len(jobs):
+            for cfg, job in jobs:
+                if cfg.run_id not in done and job.done():
+                    done.add(cfg.run_id)
+                    bar.update(1)
+            time.sleep(poll_s)
+    results = {}
+    for cfg, job in jobs:
+        state = store.state(cfg)
+        if state not in FINISHED and state not in FAILED:
+            record_failure(store.run_dir(cfg), job.job_id, job.state, _reason(job))
+            state = store.state(cfg)
+        results[cfg.run_id] = state
+    counts: dict[str, int] = {}
+    for state in results.values():
+        counts[state] = counts.get(state, 0) + 1
+    click.echo("finished: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return results
+
+
+def _reason(job: submitit.Job) -> str:
+    """The remote exception's last line (e.g. 'ModuleNotFoundError: ...'), or submitit's own message."""
+    try:
+        exc = job.exception()
+    except Exception as err:  # submitit raises when it cannot read the job's outcome at all
+        return f"{err.__class__.__name__}: {err}"
+    if exc is None:
+        return ""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    errors = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Interrupt)\b", line)]
+    return errors[-1] if errors else lines[-1]
+
+
+def record_failure(rd: RunDir, job_id: str, slurm_state: str, reason: str) -> None:
+    """Write Slurm's final verdict for a run whose own code never recorded one (killed, cancelled, OOM)."""
+    state = SACCT_STATES.get(slurm_state.split()[0], "failed")
+    current = read_json(rd.status) if rd.status.exists() else {}
+    if current.get("state") in FINISHED or current.get("state") in FAILED:
+        return
+    from ignbench.store import atomic_write_json
+
+    current.update(state=state, error=f"Slurm {slurm_state}{': ' + reason if reason else ''}",
+                   slurm_job_id=job_id, finished=time.time())
+    atomic_write_json(rd.status, current)
+
+
+def sacct_states(job_ids: list[str]) -> dict[str, str]:
+    if not job_ids or shutil.which("sacct") is None:
+        return {}
+    out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)],
+                         capture_output=True, text=True)
+    states = {}
+    for line in out.stdout.splitlines():
+        job_id, _, state = line.partition("|")
+        states[job_id] = state.split()[0] if state else ""
+    return states
+
+
+def refresh_slurm_states(runs: list[tuple[RunDir, dict, dict]]) -> None:
+    """For submitted/running runs, let sacct's final states (cancelled, OOM, timeout, ...) into the store."""
+    active = {s["slurm_job_id"]: rd for rd, _, s in runs if s.get("slurm_job_id") and s.get("state") in ACTIVE}
+    for job_id, state in sacct_states(list(active)).items():
+        if job_id in active and state in SACCT_STATES:
+            record_failure(active[job_id], job_id, state, "")
