@@ -168,6 +168,8 @@ def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
     trainer = Trainer(cfg, data, device)
     if rd.checkpoint.exists():
         trainer.load_state_dict(torch.load(rd.checkpoint, map_location=device, weights_only=False))
+        resumes = store.status(cfg).get("resumed_from_steps", [])
+        store.write_status(cfg, resumed_from_steps=[*resumes, trainer.step_done])
     log_every = max(1, cfg.steps // 200)
     bar = tqdm(total=cfg.steps, initial=trainer.step_done, disable=not progress, leave=False,
                desc=f"{cfg.method} {cfg.dataset} seed {cfg.seed}", unit="step")

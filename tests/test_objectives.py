@@ -96,14 +96,19 @@ def test_tight_clamp_is_tanh_of_ratio_to_reconstruction():
     assert terms["tight"].abs() <= 1.5 * rec + 1e-6
 
 
+def _chunks_of(pool: torch.Tensor):
+    """A sample_z that hands out `pool` in order, chunk by chunk."""
+    cursor = iter(range(0, len(pool), 16))
+    return lambda n: pool[next(cursor):][:n]
+
+
 def test_imle_selects_true_nearest_neighbour_under_the_loss_distance():
     for kind in ("l1", "l2", "mse"):
         torch.manual_seed(3)
         model = torch.nn.Linear(5, 5).double()
         x = torch.randn(7, 5, dtype=torch.float64)
         pool = torch.randn(50, 5, dtype=torch.float64)
-        cursor = iter(range(0, 50, 16))
-        z_star = objectives.imle_nearest(model, x, lambda n: pool[next(cursor):][:n], 50, 16, kind)
+        z_star = objectives.imle_nearest(model, x, _chunks_of(pool), 50, 16, kind)
         with torch.no_grad():
             fz = model(pool)
             d = torch.stack([objectives.distance(xi.expand_as(fz), fz, kind) for xi in x])

@@ -27,7 +27,7 @@ from ignbench.store import FAILED, FINISHED, RunDir, Store, read_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SACCT_STATES = {  # Slurm's final states -> the store's
-    "CANCELLED": "cancelled", "TIMEOUT": "timeout", "OUT_OF_MEMORY": "out-of-memory", "OUT_OF_ME+": "out-of-memory",
+    "CANCELLED": "cancelled", "TIMEOUT": "timeout", "OUT_OF_MEMORY": "out-of-memory",
     "NODE_FAIL": "node-fail", "FAILED": "failed", "BOOT_FAIL": "failed", "DEADLINE": "timeout",
 }
 ACTIVE = ("submitted", "running", "pending")
@@ -124,13 +124,11 @@ def follow(jobs: list, store: Store, poll_s: float = 2.0) -> dict[str, str]:
                     done.add(cfg.run_id)
                     bar.update(1)
             time.sleep(poll_s)
-    results = {}
-    for cfg, job in jobs:
-        state = store.state(cfg)
-        if state not in FINISHED and state not in FAILED:
-            record_failure(store.run_dir(cfg), job.job_id, job.state, _reason(job))
-            state = store.state(cfg)
-        results[cfg.run_id] = state
+    unfinished = [(cfg, job) for cfg, job in jobs if store.state(cfg) not in FINISHED + FAILED]
+    verdicts = sacct_states([job.job_id for _, job in unfinished])
+    for cfg, job in unfinished:
+        record_failure(store.run_dir(cfg), job.job_id, verdicts.get(job.job_id, job.state), _reason(job))
+    results = {cfg.run_id: store.state(cfg) for cfg, _ in jobs}
     counts: dict[str, int] = {}
     for state in results.values():
         counts[state] = counts.get(state, 0) + 1
@@ -164,15 +162,24 @@ def record_failure(rd: RunDir, job_id: str, slurm_state: str, reason: str) -> No
     atomic_write_json(rd.status, current)
 
 
+SEVERITY = ["OUT_OF_MEMORY", "TIMEOUT", "DEADLINE", "NODE_FAIL", "BOOT_FAIL", "CANCELLED", "FAILED"]
+
+
 def sacct_states(job_ids: list[str]) -> dict[str, str]:
+    """Each job's most telling state over its allocation and steps (an OOM-killed step makes the job
+    OUT_OF_MEMORY even where the allocation itself only says FAILED)."""
     if not job_ids or shutil.which("sacct") is None:
         return {}
-    out = subprocess.run(["sacct", "-n", "-P", "-X", "-o", "JobID,State", "-j", ",".join(job_ids)],
+    out = subprocess.run(["sacct", "-n", "-P", "-o", "JobID,State", "-j", ",".join(job_ids)],
                          capture_output=True, text=True)
-    states = {}
+    seen: dict[str, list[str]] = {}
     for line in out.stdout.splitlines():
         job_id, _, state = line.partition("|")
-        states[job_id] = state.split()[0] if state else ""
+        seen.setdefault(job_id.split(".")[0], []).append(state.split()[0] if state else "")
+    states = {}
+    for job_id, found in seen.items():
+        severe = [s for s in SEVERITY if s in found]
+        states[job_id] = severe[0] if severe else found[0]
     return states
 
 
