@@ -67,7 +67,8 @@ def seconds_per_sample_forward(kind: str, image_size: int, width: int, hidden: i
                       image_size=image_size, model_width=width, hidden=hidden,
                       eval_kind="generation" if kind == "image" else "lowdim")
     model = build_model(probe, 2).to(device)
-    x = torch.randn(64, 1, image_size, image_size) if kind == "image" else torch.randn(64, 2)
+    n = 64 if kind == "image" else 1024  # batches large enough that per-call overhead does not dominate
+    x = torch.randn(n, 1, image_size, image_size) if kind == "image" else torch.randn(n, 2)
     x = x.to(device)
     with torch.no_grad():
         model(x)
@@ -76,7 +77,7 @@ def seconds_per_sample_forward(kind: str, image_size: int, width: int, hidden: i
             model(x)
         if device == "cuda":
             torch.cuda.synchronize()
-    return (time.perf_counter() - start) / (3 * 64)
+    return (time.perf_counter() - start) / (3 * n)
 
 
 def estimate_seconds(cfg: RunConfig, device: str) -> float:

@@ -72,7 +72,9 @@ def generation_table(stats: pd.DataFrame, paper: pd.DataFrame, metrics: list[str
 def lowdim_table(stats: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Rows dataset x method x application; one column per measure."""
     rows = []
-    for (dataset, method, app), cell in stats.groupby(["dataset", "method", "application"], sort=True):
+    order = {"f(z)": 0, "f(f(z))": 1, "drift": 2, "drift_near": 3}
+    stats = stats.assign(_m=stats["method"].map(list(METHOD_LABELS).index), _a=stats["application"].map(order))
+    for (dataset, _, _, method, app), cell in stats.groupby(["dataset", "_m", "_a", "method", "application"]):
         row = {"Dataset": dataset, "Method": METHOD_LABELS[method], "Applied": app}
         for metric in metrics:
             m = cell[cell.metric == metric]
