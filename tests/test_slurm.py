@@ -1,0 +1,193 @@
+"""Real Slurm: job arrays through submitit against the local test cluster (slurm/start-test-cluster.sh).
+
+These skip, with the reason, only where `sbatch` is absent; CI starts the cluster and sets
+IGNBENCH_REQUIRE_SLURM=1, which turns a missing cluster into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ignbench.cli import main
+from ignbench.store import Store, load_results
+
+HAVE_SLURM = shutil.which("sbatch") is not None
+if not HAVE_SLURM and os.environ.get("IGNBENCH_REQUIRE_SLURM") == "1":
+    raise RuntimeError("IGNBENCH_REQUIRE_SLURM=1 but sbatch is not on PATH: start slurm/start-test-cluster.sh")
+pytestmark = [pytest.mark.slurm,
+              pytest.mark.skipif(not HAVE_SLURM, reason="sbatch not found: run slurm/start-test-cluster.sh")]
+
+TOY_SPEC = """
+[experiment]
+name = "toy"
+title = "toy"
+report = "lowdim"
+seeds = {seeds}
+
+[sweep]
+method = ["naign"]
+
+[config]
+dataset = "2moons"
+distance = "l2"
+eval_kind = "lowdim"
+batch_size = 32
+steps = {steps}
+hidden = 32
+eval_n_samples = 128
+eval_n_real = 128
+
+[presets.paper]
+"""
+
+
+def _spec(tmp_path: Path, steps: int, seeds: int = 1) -> str:
+    path = tmp_path / "toy.toml"
+    path.write_text(TOY_SPEC.format(steps=steps, seeds=seeds))
+    return str(path)
+
+
+def _profile(tmp_path: Path, **fields) -> str:
+    values = {"partition": "debug", "mem_gb": 2.0, "timeout_min": 30, "array_parallelism": 2, **fields}
+    lines = [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+    path = tmp_path / "profile.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def _statuses(store: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(store.rglob("status.json"))]
+
+
+def _wait_for(predicate, timeout: float, what: str) -> None:
+    end = time.time() + timeout
+    while time.time() < end:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_table1_smoke_as_job_array_lands_in_store_and_report_reads_it(runner, tmp_path):
+    store, out = tmp_path / "runs", tmp_path / "reports"
+    res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--executor", "slurm", "--profile",
+                               _profile(tmp_path), "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "submitted 3 run(s) as Slurm job array" in res.output and "finished: 3 done" in res.output
+    statuses = _statuses(store)
+    assert {s["state"] for s in statuses} == {"done"}
+    assert all(s["executor"] == "slurm" and "_" in s["slurm_job_id"] for s in statuses)
+    assert len({s["slurm_job_id"].split("_")[0] for s in statuses}) == 1  # one array
+    rep = runner.invoke(main, ["report", "table1", "--store", str(store), "--out", str(out)])
+    assert rep.exit_code == 0 and "| NAIGN: f(z) |" in rep.output
+    status = runner.invoke(main, ["status", "table1", "--store", str(store)])
+    assert status.output.count(" done ") == 3
+    # finished on the cluster -> not redone anywhere
+    again = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(store)])
+    assert "0 to do" in again.output
+
+
+def test_cancelled_job_is_reported_and_retry_failed_redoes_only_it(runner, tmp_path):
+    spec, store = _spec(tmp_path, steps=30, seeds=2), tmp_path / "runs"
+    profile = _profile(tmp_path, array_parallelism=1)
+    res = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", profile, "--no-wait",
+                               "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    by_seed = {json.loads((p.parent / "config.json").read_text())["seed"]: json.loads(p.read_text())
+               for p in store.rglob("status.json")}
+    victim = by_seed[1]["slurm_job_id"]  # pending behind seed 0 (array parallelism 1)
+    subprocess.run(["scancel", victim], check=True)
+    _wait_for(lambda: "cancelled" in runner.invoke(main, ["status", "toy", "--store", str(store)]).output
+              and "done" in runner.invoke(main, ["status", "toy", "--store", str(store)]).output, 120,
+              "seed 1 cancelled and seed 0 done")
+    status = runner.invoke(main, ["status", "toy", "--store", str(store)]).output
+    assert "Slurm CANCELLED" in status
+    retry = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", profile, "--retry-failed",
+                                 "--store", str(store)])
+    assert retry.exit_code == 0, retry.output
+    assert "1 to do" in retry.output and "finished: 1 done" in retry.output
+    assert {s["state"] for s in _statuses(store)} == {"done"}
+
+
+def test_requeued_job_resumes_from_checkpoint_with_identical_result(runner, tmp_path):
+    spec, store, local = _spec(tmp_path, steps=12000), tmp_path / "runs", tmp_path / "local"
+    res = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", _profile(tmp_path), "--no-wait",
+                               "--checkpoint-every", "200", "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    status_file = next(store.rglob("status.json"))
+    _wait_for(lambda: json.loads(status_file.read_text()).get("step", 0) >= 1000, 120, "first checkpoints")
+    job = json.loads(status_file.read_text())["slurm_job_id"]
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before a timeout/preemption
+    _wait_for(lambda: json.loads(status_file.read_text()).get("state") == "done", 300, "requeued run to finish")
+    status = json.loads(status_file.read_text())
+    assert status["resumed_from_steps"] and 0 < status["resumed_from_steps"][0] < 12000
+    assert runner.invoke(main, ["run", spec, "--store", str(local), "--checkpoint-every", "200"]).exit_code == 0
+    cluster_run, local_run = next(store.glob("toy/*/checkpoint.pt")), next(local.glob("toy/*/checkpoint.pt"))
+    assert cluster_run.parent.name == local_run.parent.name  # same run id
+    a, b = torch.load(cluster_run, weights_only=False), torch.load(local_run, weights_only=False)
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
+    assert (cluster_run.parent / "eval.json").read_text() == (local_run.parent / "eval.json").read_text()
+
+
+def test_job_over_its_memory_is_reported_out_of_memory(runner, tmp_path):
+    store = tmp_path / "runs"
+    res = runner.invoke(main, ["run", _spec(tmp_path, steps=5), "--executor", "slurm", "--profile",
+                               _profile(tmp_path, mem_gb=0.2), "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "finished: 1 out-of-memory" in res.output
+    status = runner.invoke(main, ["status", "toy", "--store", str(store)]).output
+    assert "out-of-memory" in status and "log: " in status
+
+
+def test_local_and_slurm_give_identical_results(runner, tmp_path):
+    spec = _spec(tmp_path, steps=40, seeds=2)
+    local, cluster = tmp_path / "local", tmp_path / "cluster"
+    assert runner.invoke(main, ["run", spec, "--store", str(local)]).exit_code == 0
+    res = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", _profile(tmp_path),
+                               "--store", str(cluster)])
+    assert res.exit_code == 0, res.output
+    a, b = load_results("toy", local), load_results("toy", cluster)
+    cols = ["run_id", "application", "metric", "value"]
+
+    def tidy(df):
+        return df[cols].sort_values(cols[:3]).reset_index(drop=True)
+
+    assert tidy(a).equals(tidy(b))
+    assert len(Store(cluster).experiments()) == 1
+
+
+@pytest.mark.parametrize("profile_text,message", [
+    ("partition = 'debug'\nbogus = 1\n", "unknown key 'bogus'"),
+    ("partition = 'debug'\nmem_gb = 'lots'\n", "mem_gb must be float"),
+    ("partition = 'no-such-partition'\n", "unknown partition 'no-such-partition'"),
+    ("partition = 'debug'\ngpus_per_node = 1\n", "has no GPUs"),
+])
+def test_bad_profile_gives_one_line_error_and_submits_nothing(runner, tmp_path, profile_text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(profile_text)
+    store = tmp_path / "runs"
+    res = runner.invoke(main, ["run", _spec(tmp_path, 5), "--executor", "slurm", "--profile", str(path),
+                               "--store", str(store)])
+    assert res.exit_code == 2 and message in res.output, res.output
+    assert res.output.strip().splitlines()[-1].startswith("error:")
+    assert not list(store.rglob("status.json"))
+
+
+def test_unknown_profile_and_missing_sbatch(runner, tmp_path, monkeypatch):
+    store = tmp_path / "runs"
+    res = runner.invoke(main, ["run", _spec(tmp_path, 5), "--executor", "slurm", "--profile", "nope",
+                               "--store", str(store)])
+    assert res.exit_code == 2 and "unknown Slurm profile 'nope'" in res.output
+    monkeypatch.setattr("ignbench.launch.slurm.shutil.which", lambda name: None)
+    res = runner.invoke(main, ["run", _spec(tmp_path, 5), "--executor", "slurm", "--store", str(store)])
+    assert res.exit_code == 2 and "sbatch not found" in res.output
+    assert not list(store.rglob("status.json"))
