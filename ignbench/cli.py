@@ -142,9 +142,10 @@ def status(experiment: str, preset: str | None, store_root: Path) -> None:
     """Show the state of every run of EXPERIMENT (merged with Slurm's view for submitted runs)."""
     from ignbench.spec import load_spec
     from ignbench.status import status_rows
+    from ignbench.store import Store
 
-    spec = load_spec(experiment)
-    rows = status_rows(spec, preset, Path(store_root))
+    name = experiment if experiment in Store(store_root).experiments() else load_spec(experiment).name
+    rows = status_rows(name, preset, Path(store_root))
     if not rows:
         click.echo(f"no runs of {experiment} in {store_root}; start with `ignbench run {experiment}`")
         return

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ignbench.spec import Spec
 from ignbench.store import Store
 
 
-def status_rows(spec: Spec, preset: str | None, store_root: Path) -> list[tuple]:
+def status_rows(experiment: str, preset: str | None, store_root: Path) -> list[tuple]:
     from ignbench.launch.slurm import refresh_slurm_states
 
     store = Store(store_root)
-    runs = list(store.iter_runs(spec.name))
-    refresh_slurm_states(runs)
+    refresh_slurm_states(list(store.iter_runs(experiment)))
     rows = [("run_id", "preset", "method", "dataset", "seed", "state", "step", "job", "note")]
-    for rd, config, status in store.iter_runs(spec.name):
+    for rd, config, status in store.iter_runs(experiment):
         if preset and config["preset"] != preset:
             continue
         note = status.get("error") or ""

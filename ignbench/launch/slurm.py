@@ -23,14 +23,14 @@ from tqdm.auto import tqdm
 from ignbench.config import RunConfig
 from ignbench.errors import UserError
 from ignbench.launch.profile import Profile, load_profile
-from ignbench.store import FAILED, FINISHED, RunDir, Store, read_json
+from ignbench.store import FAILED, FINISHED, RunDir, Store, atomic_write_json, read_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SACCT_STATES = {  # Slurm's final states -> the store's
     "CANCELLED": "cancelled", "TIMEOUT": "timeout", "OUT_OF_MEMORY": "out-of-memory",
     "NODE_FAIL": "node-fail", "FAILED": "failed", "BOOT_FAIL": "failed", "DEADLINE": "timeout",
 }
-ACTIVE = ("submitted", "running", "pending")
+ACTIVE = ("submitted", "running", "interrupted")
 
 
 class SlurmRun(submitit.helpers.Checkpointable):
@@ -117,17 +117,17 @@ def submit(runs: list[RunConfig], store: Store, profile_name: str, data_root: Pa
 def follow(jobs: list, store: Store, poll_s: float = 2.0) -> dict[str, str]:
     """Wait for the array with a progress bar; then record every Slurm-level failure in the store."""
     with tqdm(total=len(jobs), desc="slurm runs", unit="run") as bar:
-        done: set[str] = set()
-        while len(done) < len(jobs):
-            for cfg, job in jobs:
-                if cfg.run_id not in done and job.done():
-                    done.add(cfg.run_id)
-                    bar.update(1)
+        pending = {job.job_id for _, job in jobs}
+        while pending:
             time.sleep(poll_s)
+            queued = squeue_ids()
+            left = {j for j in pending if j in queued}
+            bar.update(len(pending) - len(left))
+            pending = left
     unfinished = [(cfg, job) for cfg, job in jobs if store.state(cfg) not in FINISHED + FAILED]
     verdicts = sacct_states([job.job_id for _, job in unfinished])
     for cfg, job in unfinished:
-        record_failure(store.run_dir(cfg), job.job_id, verdicts.get(job.job_id, job.state), _reason(job))
+        record_failure(store.run_dir(cfg), job.job_id, verdicts.get(job.job_id, VANISHED), _reason(job))
     results = {cfg.run_id: store.state(cfg) for cfg, _ in jobs}
     counts: dict[str, int] = {}
     for state in results.values():
@@ -155,11 +155,20 @@ def record_failure(rd: RunDir, job_id: str, slurm_state: str, reason: str) -> No
     current = read_json(rd.status) if rd.status.exists() else {}
     if current.get("state") in FINISHED or current.get("state") in FAILED:
         return
-    from ignbench.store import atomic_write_json
-
     current.update(state=state, error=f"Slurm {slurm_state}{': ' + reason if reason else ''}",
                    slurm_job_id=job_id, finished=time.time())
     atomic_write_json(rd.status, current)
+
+
+VANISHED = "CANCELLED (left the queue with no accounting record: cancelled while pending)"
+
+
+def squeue_ids() -> set[str]:
+    """Ids of every job and array task still queued or running (array tasks expanded)."""
+    out = subprocess.run(["squeue", "-h", "-r", "-o", "%i"], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise UserError(f"squeue failed: {out.stderr.strip()}")
+    return set(out.stdout.split())
 
 
 SEVERITY = ["OUT_OF_MEMORY", "TIMEOUT", "DEADLINE", "NODE_FAIL", "BOOT_FAIL", "CANCELLED", "FAILED"]
@@ -186,6 +195,12 @@ def sacct_states(job_ids: list[str]) -> dict[str, str]:
 def refresh_slurm_states(runs: list[tuple[RunDir, dict, dict]]) -> None:
     """For submitted/running runs, let sacct's final states (cancelled, OOM, timeout, ...) into the store."""
     active = {s["slurm_job_id"]: rd for rd, _, s in runs if s.get("slurm_job_id") and s.get("state") in ACTIVE}
-    for job_id, state in sacct_states(list(active)).items():
-        if job_id in active and state in SACCT_STATES:
+    if not active or shutil.which("squeue") is None:
+        return
+    queued = squeue_ids()
+    gone = [job_id for job_id in active if job_id not in queued]
+    verdicts = sacct_states(gone)
+    for job_id in gone:
+        state = verdicts.get(job_id, VANISHED)
+        if state in SACCT_STATES or state == VANISHED:
             record_failure(active[job_id], job_id, state, "")
