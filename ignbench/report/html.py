@@ -17,6 +17,17 @@ th { background: #f2f2f2; }
 figure { margin: 1em 0 2em; } img { max-width: 100%; border: 1px solid #eee; }
 .caption, figcaption { color: #555; font-size: 0.9em; }
 .preset { display: inline-block; padding: 0 0.5em; border-radius: 4px; background: #e8eefc; }
+.broken { outline: 3px solid #c00; }
+"""
+# Marks figures that fail to load (a red outline and a count on <body>) so a missing PNG is visible at once.
+CHECK_IMAGES = """
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  const broken = imgs.filter(img => !img.complete || img.naturalWidth === 0);
+  broken.forEach(img => img.classList.add('broken'));
+  document.body.dataset.imagesOk = imgs.length - broken.length;
+  document.body.dataset.imagesBroken = broken.length;
+});
 """
 
 
@@ -38,7 +49,7 @@ def write_html(sections: list[Section], path: Path, title: str = "ignbench repor
                         f"<figcaption>{html.escape(fig_caption)} [preset: {html.escape(s.preset)}]"
                         f"</figcaption></figure>")
     page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>\n")
+            f"<style>{STYLE}</style><script>{CHECK_IMAGES}</script></head><body>{''.join(body)}</body></html>\n")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)
     return path

@@ -1,0 +1,92 @@
+"""Low-dimensional figures, partial sweeps, the HTML page in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ignbench.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def lowdim_store(tmp_path_factory) -> Path:
+    from click.testing import CliRunner
+
+    store = tmp_path_factory.mktemp("lowdim") / "runs"
+    runner = CliRunner()
+    for name, seeds in (("fig3_modes2d", "2"), ("fig6_density", "1"), ("fig7_projection", "1")):
+        res = runner.invoke(main, ["run", name, "--preset", "smoke", "--seeds", seeds, "--store", str(store)])
+        assert res.exit_code == 0, res.output
+    return store
+
+
+def test_lowdim_report_tables_and_figures(runner, lowdim_store, tmp_path):
+    out = tmp_path / "reports"
+    res = runner.invoke(main, ["report", "--store", str(lowdim_store), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    smoke = out / "smoke"
+    for png in ("fig3_modes2d_panels.png", "fig3_modes2d_curves.png", "fig6_density_fuzzy-2moons_density.png",
+                "fig7_projection_2moons_projection.png", "fig7_projection_2moons_density.png"):
+        assert (smoke / png).stat().st_size > 5000, png
+    table = pd.read_csv(smoke / "fig3_modes2d.csv")
+    assert len(table) == 3 * 3 * 2  # dataset x method x application
+    grids = table[(table.Dataset == "grids") & (table.Applied == "f(z)")]
+    assert grids["Modes covered (↑)"].str.endswith("(2)").all()
+    assert table[table.Dataset == "2moons"]["Modes covered (↑)"].eq("–").all()  # no modes on a manifold
+    drift = pd.read_csv(smoke / "fig6_density_drift.csv")
+    assert set(drift.Applied) == {"drift", "drift_near"}
+    html = (out / "index.html").read_text()
+    assert html.count("<img") >= 8 and "preset: smoke" in html and "NAIGN Fig. 3" in html
+
+
+def test_partial_sweep_reports_n_per_cell(runner, lowdim_store, tmp_path):
+    store = tmp_path / "partial"
+    shutil.copytree(lowdim_store, store)
+    victim = next(p.parent for p in store.glob("fig3_modes2d/*/config.json")
+                  if '"seed": 1' in p.read_text() and '"grids"' in p.read_text() and '"naign"' in p.read_text())
+    (victim / "eval.json").unlink()
+    (victim / "status.json").write_text('{"state": "running", "step": 2}')
+    out = tmp_path / "reports"
+    res = runner.invoke(main, ["report", "fig3_modes2d", "--store", str(store), "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out / "smoke" / "fig3_modes2d.csv")
+    naign_grids = table[(table.Dataset == "grids") & (table.Method == "NAIGN")]
+    assert naign_grids["Coverage (↑)"].str.endswith("(1)").all()
+    assert table[(table.Dataset == "grids") & (table.Method == "IGN")]["Coverage (↑)"].str.endswith("(2)").all()
+
+
+def test_figure_for_experiment_without_runs_names_the_command(runner, tmp_path):
+    res = runner.invoke(main, ["report", "fig6_density", "--store", str(tmp_path / "empty")])
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert "ignbench run fig6_density --preset cpu" in res.output
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("IGNBENCH_REQUIRE_CHROMIUM") != "1",
+                    reason="chromium not installed (apt-get install chromium)")
+def test_html_report_renders_in_headless_chromium(runner, lowdim_store, tmp_path):
+    assert CHROMIUM is not None, "IGNBENCH_REQUIRE_CHROMIUM=1 but chromium is not installed"
+    out = tmp_path / "reports"
+    assert runner.invoke(main, ["report", "--store", str(lowdim_store), "--out", str(out)]).exit_code == 0
+    page = (out / "index.html").resolve()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'profile'}", "--allow-file-access-from-files",
+             "--virtual-time-budget=5000"]
+    dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
+                         timeout=120).stdout
+    n_images = dom.count("<img")
+    assert n_images >= 8
+    assert f'data-images-ok="{n_images}"' in dom and 'data-images-broken="0"' in dom
+    shot = tmp_path / "page.png"
+    subprocess.run([CHROMIUM, *flags, f"--screenshot={shot}", "--window-size=1280,2000", page.as_uri()],
+                   capture_output=True, timeout=120)
+    assert shot.stat().st_size > 20000
+    assert re.search(r"<h2 id=\"fig3_modes2d-smoke\"", dom.replace("'", '"'))
