@@ -54,10 +54,12 @@ def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> lis
         return []
     data = pd.concat(logs, ignore_index=True)
     terms = [c for c in ("rec", "idem", "tight", "imle") if c in data.columns]
+    hue_order = [METHOD_LABELS[m] for m in METHOD_LABELS if METHOD_LABELS[m] in set(data["method"])]
+    style = "dataset" if data["dataset"].nunique() > 1 else None
     fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.2), squeeze=False)
-    for ax, term in zip(axes[0], terms, strict=True):
-        sns.lineplot(data=data.dropna(subset=[term]), x="step", y=term, hue="method", style="dataset",
-                     errorbar=("pi", 100), ax=ax)
+    for i, (ax, term) in enumerate(zip(axes[0], terms, strict=True)):
+        sns.lineplot(data=data.dropna(subset=[term]), x="step", y=term, hue="method", hue_order=hue_order,
+                     style=style, errorbar=("pi", 100), ax=ax, legend=i == 0)
         ax.set_title(term)
     fig.suptitle(f"{name}: loss terms during training (line: mean over seeds, band: min-max)")
     path = _save(fig, out / f"{name}_curves.png")
