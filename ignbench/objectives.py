@@ -96,7 +96,7 @@ def imle_nearest(f: nn.Module, x: torch.Tensor, sample_z: Callable[[int], torch.
     Searched in chunks without gradients (the model stays in its mode; BatchNorm running statistics are not
     updated by the search). Returns z* with x's batch size.
     """
-    best = torch.full((x.shape[0],), float("inf"))
+    best = torch.full((x.shape[0],), float("inf"), device=x.device)
     best_z: torch.Tensor | None = None
     with bn_stats_frozen(f):
         for start in range(0, m, chunk):
