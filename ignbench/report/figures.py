@@ -95,13 +95,19 @@ def _scatter(ax: plt.Axes, pts: torch.Tensor, bounds: float, color: str, ref: to
     ax.set_aspect("equal")
 
 
+def _artifacts(runs: pd.DataFrame, store: Store, dims: tuple[int, ...]) -> list[tuple[pd.Series, dict]]:
+    """(run, artifacts) of the runs whose data has one of `dims`, ordered by dataset, then method."""
+    loaded = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
+              if _run_dir(store, r).artifacts.exists()]
+    loaded = [(r, a) for r, a in loaded if a["grid"].shape[1] in dims]
+    return sorted(loaded, key=lambda item: (item[0]["dataset"], list(METHOD_LABELS).index(item[0]["method"])))
+
+
 def panels_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     """NAIGN Figs 2/3 layout: per dataset and method, the panels data, f(x), z, f(z), f(f(z))."""
-    rows = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
-            if _run_dir(store, r).artifacts.exists()]
+    rows = _artifacts(runs, store, dims=(1, 2))
     if not rows:
         return []
-    rows.sort(key=lambda item: (item[0]["dataset"], list(METHOD_LABELS).index(item[0]["method"])))
     fig, axes = plt.subplots(len(rows), len(PANELS), figsize=(2.4 * len(PANELS), 2.3 * len(rows)),
                              squeeze=False)
     colors = {"x": "tab:blue", "f(x)": "tab:blue", "z": "tab:gray", "f(z)": "tab:red", "f(f(z))": "tab:red"}
@@ -122,12 +128,9 @@ def panels_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> lis
 
 def density_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     """NAIGN Fig 6 layout: exp(-E) from the true distance, then from each method's drift."""
-    arts = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
-            if _run_dir(store, r).artifacts.exists()]
-    arts = [(r, a) for r, a in arts if a["grid"].shape[1] == 2]
+    arts = _artifacts(runs, store, dims=(2,))
     if not arts:
         return []
-    arts.sort(key=lambda item: list(METHOD_LABELS).index(item[0]["method"]))
     n = int(round(len(arts[0][1]["grid"]) ** 0.5))
     bounds = float(arts[0][1]["grid"].abs().max())
     maps = [("true distance d_M", arts[0][1]["true_distance"])]
@@ -147,12 +150,9 @@ def density_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> li
 
 def projection_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     """NAIGN Fig 7 layout: grid points (red) and arrows (green) to f(point); data in blue."""
-    arts = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
-            if _run_dir(store, r).artifacts.exists()]
-    arts = [(r, a) for r, a in arts if a["grid"].shape[1] == 2]
+    arts = _artifacts(runs, store, dims=(2,))
     if not arts:
         return []
-    arts.sort(key=lambda item: list(METHOD_LABELS).index(item[0]["method"]))
     fig, axes = plt.subplots(1, len(arts), figsize=(4.2 * len(arts), 4.2), squeeze=False)
     for ax, (run, art) in zip(axes[0], arts, strict=True):
         start, end = art["coarse"], art["coarse_projection"]
