@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ignbench.checks import require_type, type_ok
 from ignbench.errors import UserError
 
 METHODS = ("ign", "naign", "naign-")
@@ -147,12 +148,6 @@ def check_keys(data: dict[str, Any], source: str) -> None:
 
 def check_type(name: str, value: Any, source: str) -> None:
     """Check one field's value against its declared type (TOML gives int, float, str, list)."""
-    kind = FIELD_TYPES[name]
-    ok = {
-        "int": isinstance(value, int) and not isinstance(value, bool),
-        "float": isinstance(value, (int, float)) and not isinstance(value, bool),
-        "str": isinstance(value, str),
-        "list": isinstance(value, list) and all(isinstance(v, (int, float)) for v in value),
-    }[kind]
-    if not ok:
-        raise UserError(f"{source}: {name} must be {kind}, got {type(value).__name__} {value!r}")
+    require_type(source, name, value, FIELD_TYPES[name])
+    if FIELD_TYPES[name] == "list" and not all(type_ok(v, "float") for v in value):
+        raise UserError(f"{source}: {name} must be a list of numbers")

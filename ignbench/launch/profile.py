@@ -6,6 +6,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from ignbench.checks import require_type
 from ignbench.errors import UserError
 
 PROFILES_DIR = Path(__file__).resolve().parents[2] / "slurm" / "profiles"
@@ -27,9 +28,6 @@ class Profile:
     setup: list = field(default_factory=list)
 
 
-TYPES = {"str": str, "int": int, "float": (int, float), "list": list}
-
-
 def load_profile(name_or_path: str) -> Profile:
     path = Path(name_or_path)
     if not (path.suffix == ".toml" and path.exists()):
@@ -45,9 +43,7 @@ def load_profile(name_or_path: str) -> Profile:
     for key, value in raw.items():
         if key not in known_fields:
             raise UserError(f"{path.name}: unknown key {key!r}")
-        kind = known_fields[key].type
-        if isinstance(value, bool) or not isinstance(value, TYPES[kind]):
-            raise UserError(f"{path.name}: {key} must be {kind}, got {type(value).__name__} {value!r}")
+        require_type(path.name, key, value, known_fields[key].type)
     if "partition" not in raw:
         raise UserError(f"{path.name}: missing required key 'partition'")
     if any(not isinstance(line, str) for line in raw.get("setup", [])):

@@ -1,0 +1,24 @@
+"""Type checks shared by every TOML-fed dataclass (specs, run configs, cluster profiles)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ignbench.errors import UserError
+
+
+def type_ok(value: Any, kind: str) -> bool:
+    """Whether a TOML value fits a declared field type ("int", "float", "str" or "list")."""
+    if isinstance(value, bool):
+        return False
+    return {
+        "int": isinstance(value, int),
+        "float": isinstance(value, (int, float)),
+        "str": isinstance(value, str),
+        "list": isinstance(value, list),
+    }[kind]
+
+
+def require_type(where: str, name: str, value: Any, kind: str) -> None:
+    if not type_ok(value, kind):
+        raise UserError(f"{where}: {name} must be {kind}, got {type(value).__name__} {value!r}")
