@@ -85,12 +85,14 @@ def _lowdim(cfg: RunConfig, model: nn.Module, data: Data, fakes: dict[str, torch
 
 
 def _save_image_grid(rd: RunDir, *columns: torch.Tensor, rows: int = 8) -> None:
-    """PNG like NAIGN Fig. 10: columns x, f(x), z, f(z), f(f(z))."""
+    """PNG like NAIGN Fig. 10: columns x, f(x), z, f(z), f(f(z)); rows spread over the test set (sorted by
+    class in mnist-5k)."""
     import io
 
     from torchvision.utils import save_image
 
-    tiles = torch.stack([c[:rows] for c in columns], dim=1).flatten(0, 1)
+    idx = torch.linspace(0, len(columns[0]) - 1, rows).long()
+    tiles = torch.stack([c[idx] for c in columns], dim=1).flatten(0, 1)
     buffer = io.BytesIO()
     save_image(tiles.clamp(-1, 1).add(1).div(2), buffer, format="png", nrow=len(columns), padding=1)
     atomic_write_bytes(rd.samples, buffer.getvalue())

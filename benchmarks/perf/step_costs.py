@@ -24,13 +24,13 @@ from ignbench.train import Trainer
 
 def config(dataset: str, method: str, batch: int, width: int, **extra) -> RunConfig:
     lowdim = dataset not in ("mnist", "mnist-5k")
+    fields = {"distance": "l2" if lowdim else "l1", "eval_kind": "lowdim" if lowdim else "generation", **extra}
     return RunConfig(experiment="perf", preset="perf", method=method, dataset=dataset, seed=0, steps=1,
-                     batch_size=batch, model_width=width, distance="l2" if lowdim else "l1",
-                     eval_kind="lowdim" if lowdim else "generation", **extra)
+                     batch_size=batch, model_width=width, **fields)
 
 
 def ign_vs_listing(dataset: str, batch: int, width: int) -> None:
-    cfg = config(dataset, "ign", batch, width, w_idem=1.0, w_tight=0.1, **({"distance": "mse"}))
+    cfg = config(dataset, "ign", batch, width, w_idem=1.0, w_tight=0.1, distance="mse")
     trainer = Trainer(cfg, load_data(cfg), torch.device("cpu"))
     f = trainer.model
     x = trainer.sampler.next(trainer.g)
