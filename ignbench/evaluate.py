@@ -91,7 +91,7 @@ def _save_image_grid(rd: RunDir, *columns: torch.Tensor, rows: int = 8) -> None:
 
     from torchvision.utils import save_image
 
-    idx = torch.linspace(0, len(columns[0]) - 1, rows).long()
+    idx = torch.linspace(0, min(len(c) for c in columns) - 1, rows).long()
     tiles = torch.stack([c[idx] for c in columns], dim=1).flatten(0, 1)
     buffer = io.BytesIO()
     save_image(tiles.clamp(-1, 1).add(1).div(2), buffer, format="png", nrow=len(columns), padding=1)
