@@ -63,7 +63,7 @@ def test_smoke_run_status_report_and_skip(runner, tmp_path):
     table = pd.read_csv(out / "smoke" / "table1.csv")
     assert list(table["Method"]) == ["IGN: f(z)", "IGN: f(f(z))", "NAIGN: f(z)", "NAIGN: f(f(z))",
                                      "NAIGN-: f(z)", "NAIGN-: f(f(z))"]
-    assert table["FLD (↓) paper"].iloc[0] == "359.0 ± 40.0"
+    assert table["FLD (↓) paper"].iloc[0] == "359 ± 40"
     assert "\\begin{tabular}" in (out / "smoke" / "table1.tex").read_text()
     assert (out / "smoke" / "table1_samples.png").stat().st_size > 1000
     assert (out / "table1.html").exists()

@@ -15,6 +15,7 @@ METRIC_LABELS = {"fld": "FLD (↓)", "coverage": "Coverage (↑)", "density": "D
                  "modes_covered": "Modes covered (↑)", "hq_share": "HQ share (↑)", "corr": "corr (↑)",
                  "mae": "MAE (↓)", "rec_error": "rec. error (↓)"}
 DECIMALS = {"fld": 1}
+PAPER_DECIMALS = {"fld": 0}  # as printed in the paper
 GROUP_KEYS = ["method", "dataset", "imle_m", "application", "metric"]
 
 
@@ -35,10 +36,10 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return stats
 
 
-def fmt_cell(mean: float, std: float, n: int, metric: str) -> str:
+def fmt_cell(mean: float, std: float, n: int, metric: str, decimals: int | None = None) -> str:
     if n == 0 or np.isnan(mean):
         return "–"
-    d = DECIMALS.get(metric, 2)
+    d = DECIMALS.get(metric, 2) if decimals is None else decimals
     spread = "" if n < 2 or np.isnan(std) else f" ± {std:.{d}f}"
     return f"{mean:.{d}f}{spread} ({n})"
 
@@ -63,8 +64,8 @@ def generation_table(stats: pd.DataFrame, paper: pd.DataFrame, metrics: list[str
                                                        int(cell["n"].iloc[0]), metric) if len(cell) else "–")
                 if len(paper):
                     row[f"{METRIC_LABELS[metric]} paper"] = (
-                        fmt_cell(ref["mean"].iloc[0], ref["std"].iloc[0], 6, metric).replace(" (6)", "")
-                        if len(ref) else "–")
+                        fmt_cell(ref["mean"].iloc[0], ref["std"].iloc[0], 2, metric, PAPER_DECIMALS.get(metric))
+                        .replace(" (2)", "") if len(ref) else "–")
             rows.append(row)
     return pd.DataFrame(rows)
 
