@@ -89,23 +89,24 @@ def run(experiment: str, preset: str | None, seeds: int | None, executor: str, p
 
 
 def _print_plan(plan, executor: str) -> None:
+    """Every run still to do, with a rough cost measured on this machine's device."""
     from ignbench.plan import estimate_seconds, human_duration
     from ignbench.train import pick_device
 
-    device = "cuda" if executor == "slurm" else str(pick_device())
+    device = str(pick_device())
     counts = ", ".join(f"{n} {state}" for state, n in sorted(plan.counts().items()))
     click.echo(f"{plan.spec.name} [{plan.preset}]: {len(plan.runs)} runs ({counts}); {len(plan.todo)} to do")
     total = 0.0
     for cfg in plan.todo:
-        seconds = estimate_seconds(cfg, "cpu" if device == "cuda" else device)
+        seconds = estimate_seconds(cfg, device)
         total += seconds
         extra = f" M={cfg.resolved_imle_m}" if cfg.method != "ign" else ""
         click.echo(f"  {cfg.run_id}  {cfg.method:<7} {cfg.dataset:<12} seed {cfg.seed}  "
                    f"{cfg.steps} steps x batch {cfg.batch_size}{extra}  ~{human_duration(seconds)}")
     if plan.todo:
-        where = "on this machine's CPU" if device == "cpu" else "measured on this machine's CPU"
-        click.echo(f"estimated cost: ~{human_duration(total)} {where} (rough: forward passes x measured "
-                   f"per-sample time)")
+        note = "; cluster GPUs: see REPRODUCE.md for GPU-hours" if executor == "slurm" else ""
+        click.echo(f"estimated cost: ~{human_duration(total)} on this machine's {device} "
+                   f"(rough: forward passes x measured per-sample time{note})")
 
 
 def _warn_if_paper_on_cpu(preset: str, executor: str, name: str) -> None:
