@@ -137,6 +137,31 @@ def _print_outcome(results: dict[str, str]) -> None:
 
 @main.command()
 @click.argument("experiment")
+@click.option("--preset", default=None, help="paper (default), cpu or smoke.")
+@click.option("--seeds", type=int, default=None, help="Number of seeds (default: the spec's).")
+@click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Folder holding MNIST.")
+@STORE_OPTION
+def evaluate(experiment: str, preset: str | None, seeds: int | None, data_root: Path | None,
+             store_root: Path) -> None:
+    """Re-evaluate EXPERIMENT's finished runs from their checkpoints (no retraining)."""
+    from tqdm.auto import tqdm
+
+    from ignbench.spec import load_spec
+    from ignbench.store import Store
+    from ignbench.train import reevaluate_run
+
+    spec = load_spec(experiment)
+    store = Store(store_root)
+    runs = [c for c in spec.expand(preset or spec.default_preset, seeds) if store.state(c) == "done"]
+    if not runs:
+        raise UserError(f"no finished runs of {experiment} to evaluate in {store_root}")
+    for cfg in tqdm(runs, desc="evaluating", unit="run"):
+        reevaluate_run(cfg, store, data_root)
+    click.echo(f"re-evaluated {len(runs)} run(s)")
+
+
+@main.command()
+@click.argument("experiment")
 @click.option("--preset", default=None, help="Only this preset (default: all).")
 @STORE_OPTION
 def status(experiment: str, preset: str | None, store_root: Path) -> None:

@@ -76,8 +76,9 @@ def _lowdim(cfg: RunConfig, model: nn.Module, data: Data, fakes: dict[str, torch
     out["drift_near"] = lowdim.drift_stats(drift[near], true[near])
     coarse = lowdim.grid_points(dist, 21 if dist.dim == 2 else 41)
     n = ARTIFACT_POINTS
+    shown = torch.randperm(len(panels[0]), generator=torch.Generator().manual_seed(0))[:n]  # moons come ordered
     atomic_torch_save({
-        "x": panels[0][:n], "f(x)": panels[1][:n], "z": panels[2][:n], "f(z)": panels[3][:n],
+        "x": panels[0][shown], "f(x)": panels[1][shown], "z": panels[2][:n], "f(z)": panels[3][:n],
         "f(f(z))": panels[4][:n], "grid": grid, "drift": drift, "true_distance": true,
         "coarse": coarse, "coarse_projection": apply(model, coarse), "dataset": dist.name,
     }, rd.artifacts)

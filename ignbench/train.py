@@ -158,8 +158,6 @@ def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = True,
               on_step: Callable[[int], None] | None = None, extra_status: dict | None = None) -> str:
     """Train (resuming from a checkpoint if one exists) and evaluate one run. Returns its final state."""
-    from ignbench.evaluate import evaluate_run
-
     rd = store.run_dir(cfg)
     device = pick_device()
     store.write_status(cfg, state="running", device=str(device), started=time.time(), error=None,
@@ -193,8 +191,23 @@ def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
         if on_step is not None:
             on_step(trainer.step_done)
     bar.close()
-    metrics = evaluate_run(cfg, trainer.model, data, trainer.prior, rd)
-    atomic_write_json(rd.eval, {"metrics": metrics, "eval_bn_mode": cfg.eval_bn_mode})
+    write_evaluation(cfg, trainer, data, rd)
     store.write_status(cfg, state="done", step=trainer.step_done, finished=time.time())
     return "done"
+
+
+def write_evaluation(cfg: RunConfig, trainer: Trainer, data: Data, rd) -> None:
+    from ignbench.evaluate import evaluate_run
+
+    metrics = evaluate_run(cfg, trainer.model, data, trainer.prior, rd)
+    atomic_write_json(rd.eval, {"metrics": metrics, "eval_bn_mode": cfg.eval_bn_mode})
+
+
+def reevaluate_run(cfg: RunConfig, store: Store, data_root: Path | None = None) -> None:
+    """Evaluate a finished run again from its final checkpoint (new metrics or figures, no retraining)."""
+    rd = store.run_dir(cfg)
+    data = load_data(cfg, data_root)
+    trainer = Trainer(cfg, data, pick_device())
+    trainer.load_state_dict(torch.load(rd.checkpoint, map_location=trainer.device, weights_only=False))
+    write_evaluation(cfg, trainer, data, rd)
 

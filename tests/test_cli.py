@@ -171,3 +171,15 @@ def test_shipped_specs_all_load(runner):
     res = runner.invoke(main, ["list"])
     assert res.exit_code == 0 and "table1" in res.output
     assert shutil.which("ignbench") is not None
+
+
+def test_evaluate_recomputes_identical_metrics_from_checkpoint(runner, tmp_path):
+    spec = _spec(tmp_path, GOOD_SPEC)
+    store = tmp_path / "runs"
+    assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
+    eval_file = next(store.rglob("eval.json"))
+    before = eval_file.read_text()
+    eval_file.unlink()
+    res = runner.invoke(main, ["evaluate", str(spec), "--preset", "smoke", "--store", str(store)])
+    assert res.exit_code == 0 and "re-evaluated 1 run(s)" in res.output
+    assert eval_file.read_text() == before
