@@ -61,7 +61,7 @@ def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> lis
         sns.lineplot(data=data.dropna(subset=[term]), x="step", y=term, hue="method", hue_order=hue_order,
                      style=style, errorbar=("pi", 100), ax=ax, legend=i == 0)
         ax.set_title(term)
-    fig.suptitle(f"{name}: loss terms during training (line: mean over seeds, band: min-max)")
+    fig.suptitle(f"{name}: loss terms during training (line: mean over seeds, band: min-max)", y=1.04)
     path = _save(fig, out / f"{name}_curves.png")
     return [(path, "Training curves of every loss term, mean over seeds with the min-max band.")]
 
