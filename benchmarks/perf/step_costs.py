@@ -128,7 +128,7 @@ def naign_vs_m(dataset: str, batch: int, width: int, ms: list[int]) -> None:
     for m in ms:
         cfg = config(dataset, "naign", batch, width, imle_m=m, replay_prob=0.0)
         trainer = Trainer(cfg, load_data(cfg), torch.device("cpu"))
-        seconds = best_of(trainer.step, 3)
+        seconds = best_of(trainer.step, 5)
         base = base or seconds
         print(f"NAIGN step [{dataset}, batch {batch}] M = {m:>5}: {seconds * 1e3:7.1f} ms  (x{seconds / base:.2f})")
 
@@ -136,16 +136,21 @@ def naign_vs_m(dataset: str, batch: int, width: int, ms: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--part", choices=["all", "ign", "naign", "search", "m"], default="all")
     args = parser.parse_args()
     torch.manual_seed(0)
-    ign_vs_listing("mnist-5k", 256, 64)
-    ign_vs_listing("2moons", 512, 512)
-    naign_vs_naive("mnist-5k", 256, 64)
-    naign_vs_naive("2moons", 512, 512)
-    naign_search_share("mnist-5k", 256, 64, args.steps)
-    naign_search_share("2moons", 512, 512, args.steps)
-    naign_vs_m("mnist-5k", 256, 64, [128, 256, 512, 1024, 2056])
-    naign_vs_m("2moons", 512, 512, [128, 512, 2048, 5120])
+    if args.part in ("all", "ign"):
+        ign_vs_listing("mnist-5k", 256, 64)
+        ign_vs_listing("2moons", 512, 512)
+    if args.part in ("all", "naign"):
+        naign_vs_naive("mnist-5k", 256, 64)
+        naign_vs_naive("2moons", 512, 512)
+    if args.part in ("all", "search"):
+        naign_search_share("mnist-5k", 256, 64, args.steps)
+        naign_search_share("2moons", 512, 512, args.steps)
+    if args.part in ("all", "m"):
+        naign_vs_m("mnist-5k", 256, 64, [128, 256, 512, 1024, 2056])
+        naign_vs_m("2moons", 512, 512, [128, 512, 2048, 5120])
 
 
 if __name__ == "__main__":
