@@ -81,7 +81,9 @@ def run(experiment: str, preset: str | None, seeds: int | None, executor: str, p
         from ignbench.launch.local import run_local
 
         results = run_local(plan.todo, store, data_root, checkpoint_every)
-        _print_outcome(results)
+        from ignbench.store import count_states
+
+        click.echo(f"finished: {count_states(results.values())}")
     else:
         from ignbench.launch.slurm import submit
 
@@ -94,8 +96,10 @@ def _print_plan(plan, executor: str) -> None:
     from ignbench.train import pick_device
 
     device = str(pick_device())
-    counts = ", ".join(f"{n} {state}" for state, n in sorted(plan.counts().items()))
-    click.echo(f"{plan.spec.name} [{plan.preset}]: {len(plan.runs)} runs ({counts}); {len(plan.todo)} to do")
+    from ignbench.store import count_states
+
+    click.echo(f"{plan.spec.name} [{plan.preset}]: {len(plan.runs)} runs ({count_states(plan.states.values())}); "
+               f"{len(plan.todo)} to do")
     total = 0.0
     for cfg in plan.todo:
         seconds = estimate_seconds(cfg, device)
@@ -126,13 +130,6 @@ def _check_data(runs, data_root: Path | None) -> None:
         if cfg.dataset not in seen:
             seen.add(cfg.dataset)
             load_data(cfg, data_root)
-
-
-def _print_outcome(results: dict[str, str]) -> None:
-    counts: dict[str, int] = {}
-    for state in results.values():
-        counts[state] = counts.get(state, 0) + 1
-    click.echo("finished: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
 
 
 @main.command()

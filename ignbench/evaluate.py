@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import torch
 from torch import nn
 
@@ -88,8 +90,6 @@ def _lowdim(cfg: RunConfig, model: nn.Module, data: Data, fakes: dict[str, torch
 def _save_image_grid(rd: RunDir, *columns: torch.Tensor, rows: int = 8) -> None:
     """PNG like NAIGN Fig. 10: columns x, f(x), z, f(z), f(f(z)); rows spread over the test set (sorted by
     class in mnist-5k)."""
-    import io
-
     from torchvision.utils import save_image
 
     idx = torch.linspace(0, min(len(c) for c in columns) - 1, rows).long()

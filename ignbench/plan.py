@@ -23,12 +23,6 @@ class Plan:
     states: dict[str, str]
     todo: list[RunConfig] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for state in self.states.values():
-            out[state] = out.get(state, 0) + 1
-        return out
-
 
 def make_plan(spec: Spec, preset: str, seeds: int | None, store: Store, force: bool = False,
               retry_failed: bool = False) -> Plan:

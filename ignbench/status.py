@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ignbench.store import Store
+from ignbench.store import FAILED, Store
 
 
 def status_rows(experiment: str, preset: str | None, store_root: Path) -> list[tuple]:
@@ -17,7 +17,7 @@ def status_rows(experiment: str, preset: str | None, store_root: Path) -> list[t
         if preset and config["preset"] != preset:
             continue
         note = status.get("error") or ""
-        if status.get("state") in ("failed", "timeout", "cancelled", "out-of-memory", "node-fail"):
+        if status.get("state") in FAILED:
             note = f"{note} log: {status.get('log', rd.path / 'status.json')}".strip()
         rows.append((rd.path.name, config["preset"], config["method"], config["dataset"], config["seed"],
                      status.get("state", "pending"), f"{status.get('step', 0)}/{config['steps']}",

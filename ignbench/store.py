@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,11 @@ from ignbench.errors import UserError
 DEFAULT_ROOT = Path("results/runs")
 FINISHED = ("done", "diverged")
 FAILED = ("failed", "timeout", "cancelled", "out-of-memory", "node-fail")
+
+
+def count_states(states: Iterable[str]) -> str:
+    """'2 done, 1 failed': how many runs are in each state, states sorted by name."""
+    return ", ".join(f"{n} {state}" for state, n in sorted(Counter(states).items()))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -47,9 +54,7 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    import io
-
-    import torch
+    import torch  # lazy: `ignbench.load_results` should not pay for importing torch
 
     buffer = io.BytesIO()
     torch.save(obj, buffer)

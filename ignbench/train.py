@@ -20,7 +20,7 @@ from ignbench.config import RunConfig
 from ignbench.data import Data, load_data
 from ignbench.models import build_model
 from ignbench.noise import Prior
-from ignbench.store import Store, atomic_torch_save, atomic_write_bytes, atomic_write_json
+from ignbench.store import RunDir, Store, atomic_torch_save, atomic_write_bytes, atomic_write_json
 
 DEFAULT_CHECKPOINT_EVERY = 500
 
@@ -196,7 +196,7 @@ def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
     return "done"
 
 
-def write_evaluation(cfg: RunConfig, trainer: Trainer, data: Data, rd) -> None:
+def write_evaluation(cfg: RunConfig, trainer: Trainer, data: Data, rd: RunDir) -> None:
     from ignbench.evaluate import evaluate_run
 
     metrics = evaluate_run(cfg, trainer.model, data, trainer.prior, rd)

@@ -1,8 +1,8 @@
 """Slurm executor: a spec's pending runs go out as submitit job arrays; results land in the same store.
 
 - Each array task gets only a run's resolved config (a dict) and a few paths: never models or data.
-- The code is snapshotted (rsync of the git-tracked tree) at submit time; queued jobs import the snapshot, so
-  edits made after submission do not change them.
+- The code is snapshotted at submit time (submitit's RsyncSnapshot: a copy of the committed tree); queued jobs
+  import the snapshot, so edits made after submission do not change them.
 - Jobs are `submitit.helpers.Checkpointable`: on timeout or preemption Slurm signals them, submitit requeues
   them (at most `max_requeues` times) and the run resumes from its last checkpoint.
 - `refresh_slurm_states` merges sacct's view into the store for `ignbench status`.
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from ignbench.config import RunConfig
 from ignbench.errors import UserError
 from ignbench.launch.profile import Profile, load_profile
-from ignbench.store import FAILED, FINISHED, RunDir, Store, atomic_write_json, read_json
+from ignbench.store import FAILED, FINISHED, RunDir, Store, atomic_write_json, count_states, read_json
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SACCT_STATES = {  # Slurm's final states -> the store's
@@ -129,10 +129,7 @@ def follow(jobs: list, store: Store, poll_s: float = 2.0) -> dict[str, str]:
     for cfg, job in unfinished:
         record_failure(store.run_dir(cfg), job.job_id, verdicts.get(job.job_id, VANISHED), _reason(job))
     results = {cfg.run_id: store.state(cfg) for cfg, _ in jobs}
-    counts: dict[str, int] = {}
-    for state in results.values():
-        counts[state] = counts.get(state, 0) + 1
-    click.echo("finished: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    click.echo(f"finished: {count_states(results.values())}")
     return results
 
 
