@@ -9,6 +9,7 @@ import numpy as np
 import prdc
 import pytest
 import scipy.linalg
+import scipy.spatial
 import torch
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
@@ -79,6 +80,30 @@ def test_coverage_density_match_prdc_package_live(seed):
     fake = rng.normal(0.1 * seed, 1.0, size=(250, 10)).astype(np.float32)
     ref = prdc.compute_prdc(real, fake, nearest_k=5)
     ours = coverage_density(real, fake, k=5, chunk=64)
+    assert ours["coverage"] == pytest.approx(ref["coverage"], abs=1e-6)
+    assert ours["density"] == pytest.approx(ref["density"], abs=1e-6)
+
+
+def brute_force_coverage_density(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
+    """Plain float64 definitions, with scipy distances: an independent reference for exactness checks."""
+    real_real = scipy.spatial.distance.cdist(real, real)
+    radii = np.sort(real_real, axis=1)[:, k]
+    real_fake = scipy.spatial.distance.cdist(real, fake)
+    return {"coverage": float((real_fake.min(axis=1) < radii).mean()),
+            "density": float((real_fake < radii[:, None]).sum(axis=0).mean() / k)}
+
+
+@pytest.mark.parametrize(("dim", "duplicates"), [(12, 1), (3, 2)])
+def test_coverage_density_exact_on_ties(dim, duplicates):
+    """Integer features put thousands of distances exactly on a radius (strict < decides them); in 3-d with
+    duplicated points, ties at the k-th neighbour also force the full-row fallback of the radius search."""
+    rng = np.random.default_rng(duplicates)
+    real = np.repeat(rng.integers(-3, 4, size=(400 // duplicates, dim)), duplicates, axis=0).astype(np.float32)
+    fake = rng.integers(-3, 4, size=(350, dim)).astype(np.float32)
+    expected = brute_force_coverage_density(real.astype(np.float64), fake.astype(np.float64), k=5)
+    ours = coverage_density(real, fake, k=5, chunk=64)
+    assert ours == pytest.approx(expected, abs=1e-12)
+    ref = prdc.compute_prdc(real, fake, nearest_k=5)
     assert ours["coverage"] == pytest.approx(ref["coverage"], abs=1e-6)
     assert ours["density"] == pytest.approx(ref["density"], abs=1e-6)
 

@@ -4,9 +4,11 @@
 - density  = (1/k) * mean over fakes of #{ i : d(real_i, fake) < r_i }   (strict <);
 - coverage = fraction of reals i whose nearest fake lies at distance < r_i.
 
-Fast and exact: squared distances come from one float32 matrix product per chunk; every decision that float32
-rounding could flip (a pair within a small tolerance of a radius, the k nearest candidates of each real) is
-re-decided with exact float64 distances. The fake-fake matrix that `prdc` also builds is never needed.
+Fast and exact. Every comparison is first made in float32 from one matrix product per chunk; the only ones
+float32 rounding could flip are those within a rigorous rounding-error bound of the threshold, and those are
+re-decided with exact float64 distances. For the fake/real comparisons the product is augmented so that it yields
+s_ij = d(fake_i, real_j)^2 - r_j^2 directly, and the sign of s decides both metrics. The fake-fake distance
+matrix that `prdc` also builds is never needed.
 """
 
 from __future__ import annotations
@@ -16,12 +18,19 @@ import torch
 
 DEFAULT_K = 5
 CANDIDATE_MARGIN = 8  # extra float32 neighbours re-ranked exactly when finding each real's k-th neighbour
-TOLERANCE_ULPS = 64.0
+RADII_CHUNK = 512
+GROUP = 8  # column groups for the neighbour pre-selection in `_smallest_per_row`
 
 
-def _sq_dists(a: torch.Tensor, b: torch.Tensor, b_sq: torch.Tensor) -> torch.Tensor:
-    """float32 ||a_i - b_j||^2 via one matrix product (may dip a rounding error below 0; only compared)."""
-    return torch.addmm(b_sq[None, :], a, b.T, alpha=-2.0).add_(a.pow(2).sum(1, keepdim=True))
+def _rounding_bound(dim: int, magnitude: float) -> float:
+    """Bound on the float32 error of a `dim`-term dot product whose absolute terms sum to at most `magnitude`.
+
+    gamma_n = n u / (1 - n u) with u the float32 unit roundoff (Higham, Accuracy and Stability, Thm 3.4). We
+    use n = dim + 4 for the appended columns and double the result for the rounding of the inputs to float32.
+    """
+    u = float(np.finfo(np.float32).eps) / 2
+    n = dim + 4
+    return 2.0 * n * u / (1.0 - n * u) * magnitude
 
 
 def _exact(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -29,43 +38,79 @@ def _exact(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (a - b).pow(2).sum(-1).sqrt()
 
 
-def real_radii(real: torch.Tensor, real32: torch.Tensor, k: int, chunk: int) -> torch.Tensor:
+def _smallest_per_row(d: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Values and columns of n entries per row that include its n smallest, and a bound below every other entry.
+
+    Wide rows are pre-screened: view the row as GROUP stacked blocks and take, at each offset within a block, the
+    minimum over the blocks. The n smallest entries of the row lie in the columns of the n offsets with the
+    smallest minima (each such entry either sits at a chosen offset, or n chosen minima are already no larger),
+    so a top-k over n * GROUP gathered entries replaces a top-k over the whole row.
+    """
+    n_rows, width = d.shape
+    if width < GROUP * n:
+        values, cols = d.topk(n, dim=1, largest=False, sorted=False)
+        bound = values.amax(dim=1) if n < width else torch.full((n_rows,), float("inf"))
+        return values, cols, bound
+    block = width // GROUP
+    block_min, blocks = d.view(n_rows, GROUP, block).amin(dim=1).topk(n, dim=1, largest=False, sorted=False)
+    cols = (blocks[:, None, :] + block * torch.arange(GROUP)[None, :, None]).reshape(n_rows, -1)
+    values, pick = d.gather(1, cols).topk(n, dim=1, largest=False, sorted=False)
+    return values, cols.gather(1, pick), torch.minimum(block_min.amax(dim=1), values.amax(dim=1))
+
+
+def real_radii(real: torch.Tensor, k: int) -> torch.Tensor:
     """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself)."""
-    sq = real32.pow(2).sum(1)
-    n_cand = min(k + 1 + CANDIDATE_MARGIN, len(real))
-    radii = torch.empty(len(real), dtype=torch.float64)
-    for start in range(0, len(real), chunk):
-        rows = slice(start, start + chunk)
-        cand = _sq_dists(real32[rows], real32, sq).topk(n_cand, dim=1, largest=False).indices
-        exact = _exact(real[rows, None, :], real[cand])
-        radii[rows] = exact.sort(dim=1).values[:, k]
+    n_real, dim = real.shape
+    sq = real.pow(2).sum(1)
+    tol = _rounding_bound(dim, 4.0 * float(sq.max()))  # |x|^2 + |y|^2 + 2|x.y| <= 4 max|x|^2
+    # Within a row, d(x_i, y_j)^2 - |x_i|^2 = |y_j|^2 - 2 x_i.y_j ranks like the distance: one augmented product.
+    # Columns are padded with +inf entries to a multiple of GROUP.
+    lhs = torch.cat([real, torch.ones(n_real, 1, dtype=real.dtype)], dim=1).float()
+    rhs = torch.cat([-2 * real, sq[:, None]], dim=1).float()
+    pad = torch.zeros(-n_real % GROUP, dim + 1)
+    pad[:, -1] = float("inf")
+    rhs_t = torch.cat([rhs, pad]).T.contiguous()
+    n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
+    radii = torch.empty(n_real, dtype=torch.float64)
+    for start in range(0, n_real, RADII_CHUNK):
+        rows = slice(start, start + RADII_CHUNK)
+        values, cand, bound = _smallest_per_row(lhs[rows] @ rhs_t, n_cand)
+        radii[rows] = _exact(real[rows, None, :], real[cand]).sort(dim=1).values[:, k]
+        # The candidates hold the true k+1 nearest unless an excluded entry could round below the (k+1)-th.
+        doubtful = (bound <= values.kthvalue(k + 1, dim=1).values + 2 * tol).nonzero(as_tuple=True)[0]
+        for row in (start + doubtful).tolist():
+            radii[row] = _exact(real[row], real).sort().values[k]
     return radii
 
 
 def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = DEFAULT_K,
                      chunk: int = 256) -> dict[str, float]:
+    """Coverage and density of `fake` against `real` (rows are feature vectors), with k nearest neighbours."""
     real64 = torch.as_tensor(np.asarray(real), dtype=torch.float64)
     fake64 = torch.as_tensor(np.asarray(fake), dtype=torch.float64)
-    real32, fake32 = real64.float(), fake64.float()
-    radii = real_radii(real64, real32, k, chunk)
-    r2 = radii.pow(2).float()
-    scale = float(real64.pow(2).sum(1).max() + fake64.pow(2).sum(1).max())
-    tol = TOLERANCE_ULPS * float(np.finfo(np.float32).eps) * scale
-    real_sq = real32.pow(2).sum(1)
-    lo, hi = r2 - tol, r2 + tol
+    radii = real_radii(real64, k)
+    r2 = radii.pow(2)
+    real_sq, fake_sq = real64.pow(2).sum(1), fake64.pow(2).sum(1)
+    # s_ij = |f_i|^2 + (|r_j|^2 - r_j^2) - 2 f_i.r_j, as one float32 product of augmented rows.
+    fake_aug = torch.cat([fake64, torch.ones(len(fake64), 1), fake_sq[:, None]], dim=1).float()
+    real_aug = torch.cat([-2 * real64, (real_sq - r2)[:, None], torch.ones(len(real64), 1)], dim=1).float()
+    magnitude = float(fake_sq.max() + real_sq.max() + r2.max() + 2 * (fake_sq.max() * real_sq.max()).sqrt())
+    tol = _rounding_bound(real64.shape[1], magnitude)
+
     inside = torch.zeros(len(fake64), dtype=torch.float64)
-    nearest2 = torch.full((len(real64),), float("inf"))
+    nearest = torch.full((len(real64),), float("inf"))  # min over fakes of s_ij, per real j
     for start in range(0, len(fake64), chunk):
-        d2 = _sq_dists(fake32[start : start + chunk], real32, real_sq)  # fakes x reals
-        sure = (d2 < lo).sum(dim=1, dtype=torch.int32)
-        maybe = (d2 < hi).sum(dim=1, dtype=torch.int32)
-        inside[start : start + chunk] = sure.double()
-        for row in (maybe != sure).nonzero(as_tuple=True)[0].tolist():  # rare: pairs within tol of a radius
-            near = ((d2[row] >= lo) & (d2[row] < hi)).nonzero(as_tuple=True)[0]
-            inside[start + row] += float((_exact(fake64[start + row], real64[near]) < radii[near]).sum())
-        nearest2 = torch.minimum(nearest2, d2.amin(dim=0))
-    covered = nearest2 < r2
-    unsure = ((nearest2 - r2).abs() <= tol).nonzero(as_tuple=True)[0]
-    for i in unsure.tolist():
-        covered[i] = bool(_exact(real64[i][None, :], fake64).min() < radii[i])
+        s = fake_aug[start : start + chunk] @ real_aug.T
+        sure, maybe = s < -tol, s < tol
+        n_sure = sure.sum(dim=1, dtype=torch.int32)
+        inside[start : start + chunk] = n_sure.double()
+        unsure_rows = (maybe.sum(dim=1, dtype=torch.int32) != n_sure).nonzero(as_tuple=True)[0]
+        if len(unsure_rows):  # rare: pairs within the error bound of a radius
+            rows, cols = (maybe[unsure_rows] ^ sure[unsure_rows]).nonzero(as_tuple=True)
+            rows = start + unsure_rows[rows]
+            inside.index_add_(0, rows, (_exact(fake64[rows], real64[cols]) < radii[cols]).double())
+        nearest = torch.minimum(nearest, s.amin(dim=0))
+    covered = nearest < 0
+    for j in (nearest.abs() <= tol).nonzero(as_tuple=True)[0].tolist():
+        covered[j] = bool(_exact(real64[j][None, :], fake64).min() < radii[j])
     return {"coverage": float(covered.double().mean()), "density": float(inside.mean() / k)}
