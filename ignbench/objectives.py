@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 
 import torch
 from torch import nn
+from torch.autograd.function import once_differentiable
 from torch.func import functional_call
 
 from ignbench.config import RunConfig
@@ -49,23 +50,55 @@ def frozen_copy(f: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
     return lambda y: functional_call(f, state, (y,))
 
 
+class _OuterApplication(torch.autograd.Function):
+    """The outer application f(f(z)) of IGN, evaluated once and shared by L_idem and L_tight.
+
+    The listing evaluates it twice on equal values: f_copy(fz) (gradient to its input only) and f(fz.detach())
+    (gradient to the parameters only), so both give the same output and batch statistics. Here one forward
+    returns that output twice, and each copy's gradient takes its own route in backward: `for_idem` to the input,
+    `for_tight` to the parameters. BatchNorm running statistics are updated once, as by the listing's f(f_z);
+    the listing's second update, to its throw-away copy, is not made.
+    """
+
+    @staticmethod
+    def forward(ctx, fz: torch.Tensor, f: nn.Module, *params: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ctx.set_materialize_grads(False)
+        with torch.enable_grad():
+            ctx.inner = fz.detach().requires_grad_()
+            ctx.outer = f(ctx.inner)
+        ctx.params = params
+        return ctx.outer.detach(), ctx.outer.detach().clone()
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad_idem: torch.Tensor | None, grad_tight: torch.Tensor | None) -> tuple:
+        grad_input = None
+        grad_params: tuple = (None,) * len(ctx.params)
+        if grad_idem is not None:
+            (grad_input,) = torch.autograd.grad(ctx.outer, ctx.inner, grad_idem, retain_graph=grad_tight is not None)
+        if grad_tight is not None:
+            trainable = [p for p in ctx.params if p.requires_grad]
+            grads = iter(torch.autograd.grad(ctx.outer, trainable, grad_tight, allow_unused=True))
+            grad_params = tuple(next(grads) if p.requires_grad else None for p in ctx.params)
+        return (grad_input, None, *grad_params)
+
+
 def ign_terms(f: nn.Module, x: torch.Tensor, z: torch.Tensor, cfg: RunConfig) -> dict[str, torch.Tensor]:
     """IGN's three terms (IGN Eq. 8, 10, 11; Source Code 1), in the listing's order of applications.
 
     idem  = D(f_copy(f(z)), f(z))   -> gradient only through the inner application (fz not detached)
     tight = -D(f(f(z).detach()), f(z).detach())  -> gradient only through the outer application
+    The outer application is computed once for both (`_OuterApplication`); gradients equal the listing's.
     With tight_clamp = a > 0 (IGN §2.3, Eq. 14), each sample's tight distance d is replaced by
     tanh(d / (a * L_rec)) * a * L_rec, with L_rec the batch's (detached) reconstruction loss.
     """
-    f_copy = frozen_copy(f)
     fx = f(x)
     fz = f(z)
     f_z = fz.detach()
-    ff_z = f(f_z)
-    f_fz = f_copy(fz)
+    for_idem, for_tight = _OuterApplication.apply(fz, f, *f.parameters())
     rec = distance(fx, x, cfg.distance)
-    idem = distance(f_fz, fz, cfg.distance)
-    tight = distance(ff_z, f_z, cfg.distance)
+    idem = distance(for_idem, fz, cfg.distance)
+    tight = distance(for_tight, f_z, cfg.distance)
     if cfg.tight_clamp > 0:
         scale = cfg.tight_clamp * rec.mean().detach() + TIGHT_CLAMP_EPS
         tight = torch.tanh(tight / scale) * scale
