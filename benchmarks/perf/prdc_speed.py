@@ -23,8 +23,8 @@ def main() -> None:
     real = rng.normal(size=(args.n, args.dim)).astype(np.float32)
     fake = rng.normal(0.1, 1.1, size=(args.n, args.dim)).astype(np.float32)
     ours_value, ref_value = {}, {}
-    t_ours = best_of(lambda: ours_value.update(coverage_density(real, fake, k=5)), repeat=3)
-    t_ref = best_of(lambda: ref_value.update(prdc.compute_prdc(real, fake, nearest_k=5)), repeat=3)
+    t_ours, t_ref = best_of(lambda: ours_value.update(coverage_density(real, fake, k=5)),
+                            lambda: ref_value.update(prdc.compute_prdc(real, fake, nearest_k=5)), repeat=3)
     diff = max(abs(ours_value[k] - ref_value[k]) for k in ("coverage", "density"))
     print(f"coverage/density {args.n} x {args.n} x {args.dim}: ignbench {t_ours:.2f} s, prdc {t_ref:.2f} s, "
           f"speed-up x{t_ref / t_ours:.1f}; max |difference| {diff:.2e}")

@@ -59,7 +59,7 @@ def ign_vs_listing(dataset: str, batch: int, width: int) -> None:
     g_ours = ours_step()
     f.load_state_dict(state)
     same = all(torch.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(g_ours, g_listing, strict=True))
-    t_listing, t_ours = best_of(listing_step, 5), best_of(ours_step, 5)
+    t_listing, t_ours = best_of(listing_step, ours_step, repeat=7)
     print(f"IGN step [{dataset}, batch {batch}]: listing {t_listing * 1e3:.1f} ms, ignbench {t_ours * 1e3:.1f} ms, "
           f"speed-up x{t_listing / t_ours:.2f}; gradients allclose: {same}")
 
@@ -87,7 +87,7 @@ def naign_vs_naive(dataset: str, batch: int, width: int) -> None:
         (rec + imle + idem).backward()
         opt.step()
 
-    t_naive, t_ours = best_of(naive_step, 3), best_of(trainer.step, 3)
+    t_naive, t_ours = best_of(naive_step, trainer.step, repeat=3)
     print(f"NAIGN step [{dataset}, batch {batch}, M {m}, no replay]: naive {1 / t_naive:.2f} steps/s, "
           f"ignbench {1 / t_ours:.2f} steps/s, speed-up x{t_naive / t_ours:.2f}")
 
@@ -128,7 +128,7 @@ def naign_vs_m(dataset: str, batch: int, width: int, ms: list[int]) -> None:
     for m in ms:
         cfg = config(dataset, "naign", batch, width, imle_m=m, replay_prob=0.0)
         trainer = Trainer(cfg, load_data(cfg), torch.device("cpu"))
-        seconds = best_of(trainer.step, 5)
+        (seconds,) = best_of(trainer.step, repeat=5)
         base = base or seconds
         print(f"NAIGN step [{dataset}, batch {batch}] M = {m:>5}: {seconds * 1e3:7.1f} ms  (x{seconds / base:.2f})")
 
