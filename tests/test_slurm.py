@@ -1,6 +1,6 @@
 """Real Slurm: job arrays through submitit against the local test cluster (slurm/start-test-cluster.sh).
 
-These skip, with the reason, only where `sbatch` is absent; CI starts the cluster and sets
+These skip, with the reason, only where no Slurm controller answers; CI starts the cluster and sets
 IGNBENCH_REQUIRE_SLURM=1, which turns a missing cluster into a failure instead of a skip.
 """
 
@@ -19,11 +19,11 @@ import torch
 from ignbench.cli import main
 from ignbench.store import Store, load_results
 
-HAVE_SLURM = shutil.which("sbatch") is not None
+HAVE_SLURM = shutil.which("sbatch") is not None and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
 if not HAVE_SLURM and os.environ.get("IGNBENCH_REQUIRE_SLURM") == "1":
-    raise RuntimeError("IGNBENCH_REQUIRE_SLURM=1 but sbatch is not on PATH: start slurm/start-test-cluster.sh")
-pytestmark = [pytest.mark.slurm,
-              pytest.mark.skipif(not HAVE_SLURM, reason="sbatch not found: run slurm/start-test-cluster.sh")]
+    raise RuntimeError("IGNBENCH_REQUIRE_SLURM=1 but no Slurm controller answers: run slurm/start-test-cluster.sh")
+pytestmark = [pytest.mark.slurm, pytest.mark.skipif(
+    not HAVE_SLURM, reason="no Slurm controller answers (sbatch/sinfo): run slurm/start-test-cluster.sh")]
 
 TOY_SPEC = """
 [experiment]
@@ -190,4 +190,19 @@ def test_unknown_profile_and_missing_sbatch(runner, tmp_path, monkeypatch):
     monkeypatch.setattr("ignbench.launch.slurm.shutil.which", lambda name: None)
     res = runner.invoke(main, ["run", _spec(tmp_path, 5), "--executor", "slurm", "--store", str(store)])
     assert res.exit_code == 2 and "sbatch not found" in res.output
+    assert not list(store.rglob("status.json"))
+
+
+def test_unreachable_controller_is_named_and_nothing_is_submitted(runner, tmp_path, monkeypatch):
+    """The real sinfo against a slurm.conf whose controller port has nobody listening."""
+    conf = Path(os.environ.get("SLURM_CONF", "/etc/slurm/slurm.conf")).read_text()
+    dead = tmp_path / "slurm.conf"
+    dead.write_text("\n".join("SlurmctldPort=1" if line.startswith("SlurmctldPort=") else line
+                              for line in conf.splitlines()))
+    monkeypatch.setenv("SLURM_CONF", str(dead))
+    store = tmp_path / "runs"
+    res = runner.invoke(main, ["run", _spec(tmp_path, 5), "--executor", "slurm", "--profile",
+                               _profile(tmp_path), "--store", str(store)])
+    assert res.exit_code == 2 and "cannot query the Slurm controller" in res.output, res.output
+    assert "start-test-cluster.sh" in res.output.strip().splitlines()[-1]
     assert not list(store.rglob("status.json"))

@@ -51,9 +51,13 @@ def check_cluster(profile: Profile) -> None:
         raise UserError("sbatch not found: Slurm is not installed here (for a local test cluster run "
                         "`bash slurm/start-test-cluster.sh`)")
     info = subprocess.run(["sinfo", "-h", "-p", profile.partition, "-o", "%P %G"], capture_output=True, text=True)
-    if info.returncode != 0 or not info.stdout.strip():
-        raise UserError(f"profile {profile.name}: unknown partition {profile.partition!r} "
-                        f"({(info.stderr or 'sinfo lists no such partition').strip()})")
+    if info.returncode != 0:
+        reason = info.stderr.strip().splitlines()[-1] if info.stderr.strip() else f"sinfo exit {info.returncode}"
+        raise UserError(f"cannot query the Slurm controller ({reason}); is the cluster up? (local test cluster: "
+                        "`bash slurm/start-test-cluster.sh`)")
+    if not info.stdout.strip():
+        raise UserError(f"profile {profile.name}: unknown partition {profile.partition!r} (sinfo lists no such "
+                        "partition)")
     if profile.gpus_per_node > 0 and "gpu" not in info.stdout:
         raise UserError(f"profile {profile.name}: requests {profile.gpus_per_node} GPU(s) but partition "
                         f"{profile.partition!r} has no GPUs (set gpus_per_node = 0 or use a GPU partition)")
