@@ -36,7 +36,8 @@ def list_cmd() -> None:
 
     for name in available_experiments():
         spec = load_spec(name)
-        click.echo(f"{name:<16} {spec.title}  [presets: {', '.join(spec.preset_names())}]")
+        shared = f"  (reports the runs of {spec.runs_of})" if spec.runs_of != spec.name else ""
+        click.echo(f"{name:<16} {spec.title}  [presets: {', '.join(spec.preset_names())}]{shared}")
 
 
 @main.command()
@@ -98,8 +99,9 @@ def _print_plan(plan, executor: str) -> None:
     device = str(pick_device())
     from ignbench.store import count_states
 
-    click.echo(f"{plan.spec.name} [{plan.preset}]: {len(plan.runs)} runs ({count_states(plan.states.values())}); "
-               f"{len(plan.todo)} to do")
+    shared = f" (the runs of {plan.spec.runs_of})" if plan.spec.runs_of != plan.spec.name else ""
+    click.echo(f"{plan.spec.name} [{plan.preset}]: {len(plan.runs)} runs{shared} "
+               f"({count_states(plan.states.values())}); {len(plan.todo)} to do")
     total = 0.0
     for cfg in plan.todo:
         seconds = estimate_seconds(cfg, device)
@@ -167,7 +169,7 @@ def status(experiment: str, preset: str | None, store_root: Path) -> None:
     from ignbench.status import status_rows
     from ignbench.store import Store
 
-    name = experiment if experiment in Store(store_root).experiments() else load_spec(experiment).name
+    name = experiment if experiment in Store(store_root).experiments() else load_spec(experiment).runs_of
     rows = status_rows(name, preset, Path(store_root))
     if not rows:
         click.echo(f"no runs of {experiment} in {store_root}; start with `ignbench run {experiment}`")

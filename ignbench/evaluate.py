@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from ignbench.config import RunConfig
 from ignbench.data import Data
+from ignbench.degradations import DEGRADATIONS
 from ignbench.metrics import lowdim
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
@@ -18,6 +20,7 @@ from ignbench.objectives import distance
 from ignbench.store import RunDir, atomic_torch_save, atomic_write_bytes
 
 EVAL_SEED = 10_000
+DEGRADATION_SEED = 20_000
 EVAL_BATCH = 500
 GRID_SIZE = {1: 1000, 2: 100}
 ARTIFACT_POINTS = 2000
@@ -47,7 +50,8 @@ def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd:
     metrics = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
     if cfg.eval_kind == "generation":
         metrics.update(_generation(data.test, {"f(z)": fz, "f(f(z))": ffz}))
-        _save_image_grid(rd, data.test, fx, z, fz, ffz)
+        _save_image_grid(rd.samples, data.test, fx, z, fz, ffz)
+        metrics.update(_restoration(model, data.test, rd))
     else:
         metrics.update(_lowdim(cfg, model, data, {"f(z)": fz, "f(f(z))": ffz}, rd, (data.test, fx, z, fz, ffz)))
     return metrics
@@ -59,6 +63,25 @@ def _generation(real: torch.Tensor, fakes: dict[str, torch.Tensor]) -> dict:
     for app, images in fakes.items():
         feats = lenet_features(images)
         out[app] = {"fld": frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats)}
+    return out
+
+
+def _restoration(model: nn.Module, clean: torch.Tensor, rd: RunDir) -> dict:
+    """NAIGN Table 2: MAE of f(x') for each degradation x' of the test images (same x' for every run).
+
+    mae: |f(x') - x| (restored against the clean image, our reading); mae_to_degraded: |f(x') - x'| (the
+    paper's literal wording); mae_input: |x' - x|, what doing nothing would score.
+    """
+    g = torch.Generator().manual_seed(DEGRADATION_SEED)
+    out, columns = {}, [clean]
+    for name, degrade in DEGRADATIONS.items():
+        degraded = degrade(clean, g)
+        restored = apply(model, degraded)
+        out[name] = {"mae": float((restored - clean).abs().mean()),
+                     "mae_to_degraded": float((restored - degraded).abs().mean()),
+                     "mae_input": float((degraded - clean).abs().mean())}
+        columns += [degraded, restored]
+    _save_image_grid(rd.restoration, *columns)
     return out
 
 
@@ -87,13 +110,13 @@ def _lowdim(cfg: RunConfig, model: nn.Module, data: Data, fakes: dict[str, torch
     return out
 
 
-def _save_image_grid(rd: RunDir, *columns: torch.Tensor, rows: int = 8) -> None:
-    """PNG like NAIGN Fig. 10: columns x, f(x), z, f(z), f(f(z)); rows spread over the test set (sorted by
-    class in mnist-5k)."""
+def _save_image_grid(path: Path, *columns: torch.Tensor, rows: int = 8) -> None:
+    """PNG with one column per tensor (NAIGN Fig. 10: x, f(x), z, f(z), f(f(z)); Fig. 11: x, then x', f(x')
+    per degradation); rows spread over the test set (sorted by class in mnist-5k)."""
     from torchvision.utils import save_image
 
     idx = torch.linspace(0, min(len(c) for c in columns) - 1, rows).long()
     tiles = torch.stack([c[idx] for c in columns], dim=1).flatten(0, 1)
     buffer = io.BytesIO()
     save_image(tiles.clamp(-1, 1).add(1).div(2), buffer, format="png", nrow=len(columns), padding=1)
-    atomic_write_bytes(rd.samples, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())

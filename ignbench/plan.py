@@ -47,7 +47,7 @@ def forward_passes_per_step(cfg: RunConfig) -> float:
     """Sample-forward-equivalents of one step (a backward pass counted as two forwards)."""
     b = cfg.batch_size
     if cfg.method == "ign":
-        return 4 * b * 3  # f(x), f(z), f(f(z)), f_copy(f(z)); all backpropagated
+        return (3 + 2 * 4) * b  # f(x), f(z), one shared f(f(z)); 4 backward passes (the outer one twice)
     grad_passes = 2 + (4 if cfg.method == "naign" else 0)  # rec, f(z*) [+ f(z), f(q), 2 x f_copy]
     search = cfg.resolved_imle_m * (1 - cfg.replay_prob)
     return search + grad_passes * b * 3
@@ -78,7 +78,8 @@ def estimate_seconds(cfg: RunConfig, device: str) -> float:
     kind = "image" if cfg.dataset in IMAGE_DATASETS else "toy"
     per_sample = seconds_per_sample_forward(kind, cfg.image_size, cfg.model_width, cfg.hidden, device)
     train = cfg.steps * forward_passes_per_step(cfg) * per_sample
-    evaluation = 4 * cfg.eval_n_samples * per_sample
+    restoration = 4 * cfg.eval_n_real if cfg.eval_kind == "generation" else 0  # f(x') for 4 degradations
+    evaluation = (4 * cfg.eval_n_samples + restoration) * per_sample
     return train + evaluation
 
 

@@ -18,9 +18,10 @@ from ignbench.errors import UserError
 
 BENCHMARKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
 TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets"}
-EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures"}
+EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures",
+                   "same_runs_as"}
 LOWDIM_FIGURE_KINDS = ("panels", "density", "projection")
-REPORT_KINDS = ("generation", "lowdim")
+REPORT_KINDS = ("generation", "lowdim", "restoration")
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Spec:
     per_method: dict[str, dict[str, Any]]
     presets: dict[str, dict[str, Any]]
     path: Path
+    runs_of: str  # the experiment whose runs this spec trains and reports (itself, or `same_runs_as`)
 
     def preset_names(self) -> list[str]:
         return list(self.presets)
@@ -61,7 +63,7 @@ class Spec:
             point = dict(zip(keys, values, strict=True))
             method = point.get("method", self.config.get("method"))
             for seed in range(n_seeds):
-                data = {"experiment": self.name, "preset": preset, **self.config}
+                data = {"experiment": self.runs_of, "preset": preset, **self.config}
                 data.update(_method_overrides(self.per_method.get(method, {})))
                 data.update(overrides)
                 data.update(point)
@@ -123,6 +125,8 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
             raise UserError(f"{name} [experiment]: {key} must be a string")
     if exp["report"] not in REPORT_KINDS:
         raise UserError(f"{name} [experiment]: report must be one of {', '.join(REPORT_KINDS)}")
+    if "same_runs_as" in exp:
+        return _sharing_spec(raw, exp, path)
     seeds = exp.get("seeds", 1)
     if not isinstance(seeds, int) or seeds <= 0:
         raise UserError(f"{name} [experiment]: seeds must be a positive integer, got {seeds!r}")
@@ -162,11 +166,28 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         name=exp["name"], title=exp["title"], paper=exp.get("paper", ""),
         reference=exp.get("reference", ""), report=exp["report"], seeds=seeds,
         default_preset=default_preset, figures=figure_kinds, sweep=sweep, config=config, per_method=per_method,
-        presets=presets, path=path,
+        presets=presets, path=path, runs_of=exp["name"],
     )
     for preset in presets:  # validate every run of every preset now, not halfway through a sweep
         spec.expand(preset, seeds=1)
     return spec
+
+
+def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path) -> Spec:
+    """A spec that reports another spec's runs differently (NAIGN Table 2 scores the models of Table 1)."""
+    own = sorted((set(raw) - {"experiment"}) | (set(exp) & {"seeds", "default_preset", "figures"}))
+    if own:
+        raise UserError(f"{path.name}: {own[0]!r} cannot be set in a spec with same_runs_as "
+                        f"(the runs, presets and seeds are those of {exp['same_runs_as']!r})")
+    base = load_spec(str(exp["same_runs_as"]))
+    if base.runs_of != base.name:
+        raise UserError(f"{path.name}: same_runs_as must name a spec with its own runs, not {base.name!r}")
+    return Spec(
+        name=exp["name"], title=exp["title"], paper=exp.get("paper", ""), reference=exp.get("reference", ""),
+        report=exp["report"], seeds=base.seeds, default_preset=base.default_preset, figures=base.figures,
+        sweep=base.sweep, config=base.config, per_method=base.per_method, presets=base.presets, path=path,
+        runs_of=base.runs_of,
+    )
 
 
 def _table(raw: dict[str, Any], key: str, name: str) -> dict[str, Any]:

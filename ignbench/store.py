@@ -82,6 +82,7 @@ class RunDir:
     eval = property(lambda self: self.path / "eval.json")
     artifacts = property(lambda self: self.path / "artifacts.pt")
     samples = property(lambda self: self.path / "samples.png")
+    restoration = property(lambda self: self.path / "restoration.png")
 
 
 class Store:

@@ -68,8 +68,21 @@ def test_smoke_run_status_report_and_skip(runner, tmp_path):
     assert (out / "smoke" / "table1_samples.png").stat().st_size > 1000
     assert (out / "table1.html").exists()
     df = load_results("table1", store)
-    assert set(df["metric"].dropna()) >= {"fld", "coverage", "density", "rec_error"}
+    assert set(df["metric"].dropna()) >= {"fld", "coverage", "density", "rec_error", "mae", "mae_input"}
     assert df[df.metric == "fld"]["value"].gt(0).all()
+
+    # Table 2 scores the same models: nothing new to train, and its report reads table1's runs.
+    shared = runner.invoke(main, ["run", "table2", "--preset", "smoke", "--store", str(store)])
+    assert shared.exit_code == 0 and "3 runs (the runs of table1) (3 done); 0 to do" in shared.output
+    rep2 = runner.invoke(main, ["report", "table2", "--store", str(store), "--out", str(out)])
+    assert rep2.exit_code == 0, rep2.output
+    table2 = pd.read_csv(out / "smoke" / "table2.csv")
+    assert list(table2["Method"]) == ["IGN", "NAIGN", "NAIGN-", "x' itself (no restoration)"]
+    assert table2["Blur paper"].iloc[0] == "0.44 ± 0.43" and table2["LinesRows paper"].iloc[1] == "0.11 ± 0.00"
+    assert (out / "smoke" / "table2_restoration.png").stat().st_size > 1000
+    inputs = df[df.metric == "mae_input"].groupby("application")["value"].nunique()
+    assert set(inputs.index) == {"blur", "gaussian_noise", "salt_pepper", "lines_rows"}
+    assert (inputs == 1).all()  # every run is scored on the very same degraded images
 
 
 def test_force_and_retry_failed(runner, tmp_path):
@@ -104,6 +117,8 @@ BAD_SPECS = {
     "unknown dataset": (GOOD_SPEC.replace('dataset = "2moons"', 'dataset = "cifar"'), "dataset = 'cifar'"),
     "negative steps": (GOOD_SPEC.replace("steps = 3", "steps = -3"), "steps must be positive"),
     "not toml": ("[experiment\nname=", "not valid TOML"),
+    "shared runs with its own config": (GOOD_SPEC.replace('report = "lowdim"', 'report = "lowdim"\nsame_runs_as = '
+                                                          '"table1"'), "'config' cannot be set in a spec with"),
 }
 
 
@@ -162,7 +177,7 @@ def test_corrupt_or_partial_result_file_is_reported_not_aggregated(runner, tmp_p
 
 def test_every_command_has_help(runner):
     for args in (["--help"], ["run", "--help"], ["status", "--help"], ["report", "--help"], ["list", "--help"],
-                 ["fld", "--help"], ["fld", "train", "--help"], ["fld", "sanity", "--help"]):
+                 ["evaluate", "--help"], ["fld", "--help"], ["fld", "train", "--help"], ["fld", "sanity", "--help"]):
         res = runner.invoke(main, args)
         assert res.exit_code == 0 and "Usage:" in res.output
 

@@ -29,14 +29,14 @@ class Section:
 
 
 def presets_with_results(spec: Spec, store: Store) -> list[str]:
-    df = load_results(spec.name, store.root)
+    df = load_results(spec.runs_of, store.root)
     if df.empty:
         return []
     return [p for p in spec.preset_names() if p in set(df["preset"])]
 
 
 def report_experiment(spec: Spec, preset: str, store: Store, out_root: Path) -> Section:
-    df = load_results(spec.name, store.root)
+    df = load_results(spec.runs_of, store.root)
     df = df[df["preset"] == preset] if not df.empty else df
     tables.require_results(df, spec.name, preset)
     out = out_root / preset
@@ -50,6 +50,14 @@ def report_experiment(spec: Spec, preset: str, store: Store, out_root: Path) -> 
         table = tables.generation_table(stats, tables.load_paper(spec.reference), GENERATION_METRICS)
         section = Section(spec.name, preset, caption, table)
         section.figures += figures.generation_figures(df, store, out, spec.name)
+    elif spec.report == "restoration":
+        table = tables.restoration_table(stats, tables.load_paper(spec.reference), "mae")
+        section = Section(spec.name, preset, caption, table)
+        literal = tables.restoration_table(stats, tables.load_paper(""), "mae_to_degraded")
+        section.extra_tables.append(("The paper's literal wording, MAE of f(x') against the degraded x' "
+                                     "(see REPRODUCE.md)", literal))
+        literal.to_csv(out / f"{spec.name}_to_degraded.csv", index=False)
+        section.figures += figures.restoration_figure(df, store, out, spec.name)
     else:
         table = tables.lowdim_table(stats[stats.application.isin(["f(z)", "f(f(z))"])], LOWDIM_METRICS)
         section = Section(spec.name, preset, caption, table)

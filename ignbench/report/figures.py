@@ -83,6 +83,23 @@ def generation_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> 
     return figs + training_curves(df, store, out, name)
 
 
+def restoration_figure(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    """NAIGN Fig. 11 layout: per method, test images x, then x' and f(x') for each degradation."""
+    runs = _first_seed_runs(df)
+    grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).restoration) for _, r in runs.iterrows()]
+    grids = [(label, path) for label, path in grids if path.exists()]
+    if not grids:
+        return []
+    fig, axes = plt.subplots(1, len(grids), figsize=(4.6 * len(grids), 4.6), squeeze=False)
+    for ax, (label, path) in zip(axes[0], grids, strict=True):
+        ax.imshow(plt.imread(path), cmap="gray")
+        ax.set_title(f"{label}\nx | blur, f | noise, f | s&p, f | rows/cols, f", fontsize=9)
+        ax.axis("off")
+    path = _save(fig, out / f"{name}_restoration.png")
+    return [(path, "Restoration by the lowest seed per method (as NAIGN Fig. 11): test image x, then for each "
+                   "degradation the degraded x' and f(x').")]
+
+
 def _scatter(ax: plt.Axes, pts: torch.Tensor, bounds: float, color: str, ref: torch.Tensor | None) -> None:
     if pts.shape[1] == 1:
         if ref is not None:

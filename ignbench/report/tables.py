@@ -70,6 +70,35 @@ def generation_table(stats: pd.DataFrame, paper: pd.DataFrame, metrics: list[str
     return pd.DataFrame(rows)
 
 
+DEGRADATION_LABELS = {"blur": "Blur", "gaussian_noise": "Gaussian Noise", "salt_pepper": "Salt&Pepper",
+                      "lines_rows": "LinesRows"}  # NAIGN Table 2's column names
+
+
+def restoration_table(stats: pd.DataFrame, paper: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """NAIGN Table 2 layout: rows methods, columns degradations (ours, paper); a last row scores the
+    degraded input itself (no restoration), the level a restorer has to beat."""
+    rows = []
+    for method in [m for m in METHOD_LABELS if m in set(stats["method"])]:
+        row = {"Method": METHOD_LABELS[method]}
+        for app, label in DEGRADATION_LABELS.items():
+            cell = stats[(stats.method == method) & (stats.application == app) & (stats.metric == metric)]
+            ref = paper[(paper.method == method) & (paper.application == app) & (paper.metric == metric)]
+            row[label] = (fmt_cell(cell["mean"].iloc[0], cell["std"].iloc[0], int(cell["n"].iloc[0]), metric)
+                          if len(cell) else "–")
+            if len(paper):
+                row[f"{label} paper"] = (fmt_cell(ref["mean"].iloc[0], ref["std"].iloc[0], 2, metric)
+                                         .replace(" (2)", "") if len(ref) else "–")
+        rows.append(row)
+    baseline = {"Method": "x' itself (no restoration)"}
+    for app, label in DEGRADATION_LABELS.items():
+        cell = stats[(stats.application == app) & (stats.metric == "mae_input")]
+        baseline[label] = f"{cell['mean'].mean():.2f}" if len(cell) else "–"
+        if len(paper):
+            baseline[f"{label} paper"] = "–"
+    rows.append(baseline)
+    return pd.DataFrame(rows)
+
+
 def lowdim_table(stats: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Rows dataset x method x application; one column per measure."""
     rows = []
