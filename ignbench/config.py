@@ -1,6 +1,8 @@
 """RunConfig: every setting that defines one training + evaluation run, and nothing else.
 
-Two runs with equal RunConfigs are the same run (same run id), wherever they execute.
+Two runs with equal RunConfigs are the same run (same run id), wherever they execute. Fields added after runs
+were first stored (LATE_FIELDS) enter the run id only when set away from their default, so adding a field never
+orphans the runs already in a store.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ class RunConfig:
     eval_n_samples: int = 10000
     eval_n_real: int = 10000
     eval_bn_mode: str = "eval"
+    curve_every: int = 0  # FLD of f(z) every this many steps (NAIGN Figs 4 and 9); 0 = off
+    curve_n_samples: int = 1000  # samples (and test images) per point of that curve
 
     @property
     def resolved_imle_m(self) -> int:
@@ -79,7 +83,8 @@ class RunConfig:
     @property
     def run_id(self) -> str:
         """Content hash of the resolved config: the run's identity in the store and on the cluster."""
-        blob = json.dumps(self.to_dict(), sort_keys=True)
+        hashed = {k: v for k, v in self.to_dict().items() if LATE_FIELDS.get(k, MISSING) != v}
+        blob = json.dumps(hashed, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,12 +114,12 @@ class RunConfig:
                     f"{source}: {name} = {getattr(self, name)!r} is not one of {', '.join(allowed)}"
                 )
         positive = ("steps", "batch_size", "eval_n_samples", "eval_n_real", "imle_chunk", "hidden",
-                    "model_width", "latent_dim", "image_size", "replay_capacity")
+                    "model_width", "latent_dim", "image_size", "replay_capacity", "curve_n_samples")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"{source}: {name} must be positive, got {getattr(self, name)}")
         non_negative = ("lr", "seed", "warmup_steps", "imle_m", "imle_m_factor", "tight_clamp",
-                        "weight_decay", "w_rec", "w_idem", "w_tight")
+                        "weight_decay", "w_rec", "w_idem", "w_tight", "curve_every")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise UserError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
@@ -128,12 +133,16 @@ class RunConfig:
             raise UserError(f"{source}: IMLE needs M > 0 (imle_m or imle_m_factor)")
         if self.prior == "fft" and self.dataset not in IMAGE_DATASETS:
             raise UserError(f"{source}: prior 'fft' needs an image dataset, not {self.dataset!r}")
+        if self.curve_every > 0 and self.dataset not in IMAGE_DATASETS:
+            raise UserError(f"{source}: curve_every (an FLD curve) needs an image dataset, not {self.dataset!r}")
         expected_kind = "generation" if self.dataset in IMAGE_DATASETS else "lowdim"
         if self.eval_kind != expected_kind:
             raise UserError(f"{source}: eval_kind {self.eval_kind!r} does not fit dataset {self.dataset!r}")
 
 
 FIELD_TYPES = {f.name: f.type for f in fields(RunConfig)}
+MISSING = object()
+LATE_FIELDS: dict[str, Any] = {"curve_every": 0, "curve_n_samples": 1000}  # name: default when it was added
 
 
 def _is_required(f: dataclasses.Field) -> bool:

@@ -16,7 +16,7 @@ from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
 from ignbench.metrics.prdc import coverage_density
 from ignbench.noise import Prior
-from ignbench.objectives import distance
+from ignbench.objectives import bn_stats_frozen, distance
 from ignbench.store import RunDir, atomic_torch_save, atomic_write_bytes
 
 EVAL_SEED = 10_000
@@ -55,6 +55,27 @@ def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd:
     else:
         metrics.update(_lowdim(cfg, model, data, {"f(z)": fz, "f(f(z))": ffz}, rd, (data.test, fx, z, fz, ffz)))
     return metrics
+
+
+class FLDCurve:
+    """FLD of f(z) against the test images during training (NAIGN Figs 4 and 9), one point per call.
+
+    The same z (own generator) at every point, BatchNorm in `eval_bn_mode` with its running statistics left
+    untouched, no draw from the training generators: a curve never changes the training it watches.
+    """
+
+    def __init__(self, cfg: RunConfig, prior: Prior, test: torch.Tensor):
+        n = min(cfg.curve_n_samples, len(test))
+        self.bn_train = cfg.eval_bn_mode == "train"
+        self.z = prior.sample(n, torch.Generator().manual_seed(EVAL_SEED + cfg.seed + 1))
+        self.real_feats = lenet_features(test[:n])
+
+    def point(self, model: nn.Module) -> float:
+        with bn_stats_frozen(model):
+            model.train(self.bn_train)
+            fz = apply(model, self.z)
+            model.train()
+        return frechet_distance_features(lenet_features(fz), self.real_feats)
 
 
 def _generation(real: torch.Tensor, fakes: dict[str, torch.Tensor]) -> dict:

@@ -83,6 +83,7 @@ class RunDir:
     artifacts = property(lambda self: self.path / "artifacts.pt")
     samples = property(lambda self: self.path / "samples.png")
     restoration = property(lambda self: self.path / "restoration.png")
+    curve = property(lambda self: self.path / "fld_curve.csv")
 
 
 class Store:
@@ -127,15 +128,35 @@ class Store:
         return sorted(p.name for p in self.root.iterdir() if p.is_dir())
 
 
+def _resolved_m(config: dict[str, Any]) -> int:
+    if config["method"] == "ign":
+        return 0
+    return RunConfig.from_dict(config, "config.json").resolved_imle_m
+
+
+def load_curves(experiment: str, root: Path | str = DEFAULT_ROOT) -> pd.DataFrame:
+    """FLD during training (runs with curve_every > 0): one row per (run, step) with the run's method, dataset,
+    seed, preset and M."""
+    frames = []
+    for rd, config, _ in Store(root).iter_runs(experiment):
+        if rd.curve.exists():
+            frame = pd.read_csv(rd.curve)
+            frame = frame.assign(run_id=rd.path.name, method=config["method"], dataset=config["dataset"],
+                                 seed=config["seed"], preset=config["preset"], M=_resolved_m(config))
+            frames.append(frame)
+    columns = ["run_id", "method", "dataset", "seed", "preset", "M", "step", "fld"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
 def load_results(experiment: str | None = None, root: Path | str = DEFAULT_ROOT) -> pd.DataFrame:
     """One tidy row per (run, application, metric); runs without metrics appear once with value NaN.
 
-    Columns: experiment, preset, run_id, method, dataset, seed, state, <config fields>, application,
-    metric, value.
+    Columns: experiment, preset, run_id, method, dataset, seed, state, <config fields>, M (the resolved number
+    of IMLE candidates; 0 for IGN), application, metric, value.
     """
     rows = []
     for rd, config, status in Store(root).iter_runs(experiment):
-        base = {**config, "run_id": rd.path.name, "state": status.get("state", "pending")}
+        base = {**config, "run_id": rd.path.name, "state": status.get("state", "pending"), "M": _resolved_m(config)}
         base.pop("betas", None)
         metrics = read_json(rd.eval).get("metrics", {}) if rd.eval.exists() else {}
         if not isinstance(metrics, dict):

@@ -70,6 +70,7 @@ class Trainer:
         self.opt = opt_cls(self.model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), **kwargs)
         self.step_done = 0
         self.log: list[dict[str, float]] = []
+        self.curve: list[dict[str, float]] = []  # FLD during training, when cfg.curve_every > 0
 
     def sample_z(self, n: int) -> torch.Tensor:
         return self.prior.sample(n, self.g).to(self.device)
@@ -114,7 +115,7 @@ class Trainer:
             "model": self.model.state_dict(), "opt": self.opt.state_dict(), "g": self.g.get_state(),
             "torch_rng": torch.get_rng_state(), "sampler": self.sampler.state_dict(),
             "replay": self.replay.state_dict(), "prior": self.prior.state_dict(),
-            "step": self.step_done, "log": self.log, "config": self.cfg.to_dict(),
+            "step": self.step_done, "log": self.log, "curve": self.curve, "config": self.cfg.to_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -127,6 +128,7 @@ class Trainer:
         self.prior = Prior.from_state_dict(state["prior"])
         self.step_done = state["step"]
         self.log = list(state["log"])
+        self.curve = list(state.get("curve", []))
 
 
 def write_log(rows: list[dict[str, float]], path: Path) -> None:
@@ -169,6 +171,11 @@ def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
         resumes = store.status(cfg).get("resumed_from_steps", [])
         store.write_status(cfg, resumed_from_steps=[*resumes, trainer.step_done])
     log_every = max(1, cfg.steps // 200)
+    curve = None
+    if cfg.curve_every > 0:
+        from ignbench.evaluate import FLDCurve
+
+        curve = FLDCurve(cfg, trainer.prior, data.test)
     bar = tqdm(total=cfg.steps, initial=trainer.step_done, disable=not progress, leave=False,
                desc=f"{cfg.method} {cfg.dataset} seed {cfg.seed}", unit="step")
     while trainer.step_done < cfg.steps:
@@ -184,9 +191,12 @@ def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
             trainer.log.append(row)
             bar.set_postfix(loss=f"{row['loss']:.4g}")
         bar.update(1)
+        if curve is not None and (trainer.step_done % cfg.curve_every == 0 or trainer.step_done == cfg.steps):
+            trainer.curve.append({"step": trainer.step_done, "fld": curve.point(trainer.model)})
         if trainer.step_done % checkpoint_every == 0 or trainer.step_done == cfg.steps:
             atomic_torch_save(trainer.state_dict(), rd.checkpoint)
             write_log(trainer.log, rd.log)
+            write_log(trainer.curve, rd.curve)
             store.write_status(cfg, step=trainer.step_done)
         if on_step is not None:
             on_step(trainer.step_done)

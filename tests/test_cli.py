@@ -198,3 +198,20 @@ def test_evaluate_recomputes_identical_metrics_from_checkpoint(runner, tmp_path)
     res = runner.invoke(main, ["evaluate", str(spec), "--preset", "smoke", "--store", str(store)])
     assert res.exit_code == 0 and "re-evaluated 1 run(s)" in res.output
     assert eval_file.read_text() == before
+
+
+def test_fld_curve_experiment_reports_per_m(runner, tmp_path):
+    """NAIGN Fig. 9: the M sweep's runs record FLD during training; the report has one row and curve per M."""
+    store, out = tmp_path / "runs", tmp_path / "reports"
+    res = runner.invoke(main, ["run", "fig9_imle_m", "--preset", "smoke", "--store", str(store)])
+    assert res.exit_code == 0 and "finished: 5 done" in res.output, res.output
+    rep = runner.invoke(main, ["report", "fig9_imle_m", "--store", str(store), "--out", str(out)])
+    assert rep.exit_code == 0, rep.output
+    table = pd.read_csv(out / "smoke" / "fig9_imle_m.csv")
+    assert list(table["Method"]) == [f"NAIGN, M = {m}" for m in (8, 16, 32, 64, 128)]  # 0.5 ... 8.03 x batch 16
+    assert (out / "smoke" / "fig9_imle_m_fld_curve.png").stat().st_size > 1000
+    from ignbench import load_curves
+
+    curves = load_curves("fig9_imle_m", store)
+    assert sorted(curves["step"].unique()) == [2, 4] and curves["fld"].gt(0).all()
+    assert sorted(curves["M"].unique()) == [8, 16, 32, 64, 128]

@@ -12,6 +12,8 @@ from ignbench.launch.local import run_local
 from ignbench.store import Store
 from ignbench.train import Trainer, train_run
 
+PINNED_RUN_ID = "f31e81485837"  # computed by the code before curve_every existed
+
 
 def _weights(store: Store, cfg) -> dict[str, torch.Tensor]:
     return torch.load(store.run_dir(cfg).checkpoint, weights_only=False)["model"]
@@ -20,8 +22,9 @@ def _weights(store: Store, cfg) -> dict[str, torch.Tensor]:
 @pytest.mark.parametrize("method,dataset", [("naign", "mnist-5k"), ("ign", "mnist-5k"), ("naign-", "2moons"),
                                             ("naign", "8gaussians")])
 def test_killed_run_resumes_to_identical_weights(tmp_path, method, dataset):
-    cfg = small_config(method=method, dataset=dataset, steps=8, replay_prob=0.5,
-                       prior="fft" if dataset == "mnist-5k" else "gaussian")
+    images = dataset == "mnist-5k"
+    cfg = small_config(method=method, dataset=dataset, steps=8, replay_prob=0.5, prior="fft" if images else "gaussian",
+                       curve_every=2 if images else 0, curve_n_samples=32)
     whole = Store(tmp_path / "whole")
     assert train_run(cfg, whole, checkpoint_every=3, progress=False) == "done"
 
@@ -42,6 +45,32 @@ def test_killed_run_resumes_to_identical_weights(tmp_path, method, dataset):
     b = json.loads(killed.run_dir(cfg).eval.read_text())
     assert a == b
     assert killed.run_dir(cfg).log.read_text() == whole.run_dir(cfg).log.read_text()
+    if images:
+        assert killed.run_dir(cfg).curve.read_text() == whole.run_dir(cfg).curve.read_text()
+
+
+@pytest.mark.parametrize("bn_mode", ["eval", "train"])
+def test_fld_curve_is_recorded_and_does_not_change_training(tmp_path, bn_mode):
+    """NAIGN Figs 4/9: FLD every curve_every steps, and the final weights equal those of a run without it."""
+    plain = small_config(method="naign", steps=6, eval_bn_mode=bn_mode)
+    watched = small_config(method="naign", steps=6, eval_bn_mode=bn_mode, curve_every=2, curve_n_samples=32)
+    assert plain.run_id != watched.run_id
+    store = Store(tmp_path)
+    for cfg in (plain, watched):
+        assert train_run(cfg, store, progress=False) == "done"
+    for key, value in _weights(store, plain).items():
+        torch.testing.assert_close(_weights(store, watched)[key], value, rtol=0, atol=0, msg=key)
+    rows = store.run_dir(watched).curve.read_text().splitlines()
+    assert rows[0] == "step,fld" and [r.split(",")[0] for r in rows[1:]] == ["2", "4", "6"]
+    assert all(float(r.split(",")[1]) > 0 for r in rows[1:])
+    assert not store.run_dir(plain).curve.exists()
+
+
+def test_run_ids_of_stored_runs_survive_new_fields():
+    """Fields added later (LATE_FIELDS) enter the hash only when set: this id was stored before they existed."""
+    cfg = small_config(method="ign", dataset="2moons", seed=3)
+    assert cfg.run_id == small_config(method="ign", dataset="2moons", seed=3, curve_n_samples=1000).run_id
+    assert cfg.run_id == PINNED_RUN_ID
 
 
 def test_training_is_deterministic_per_seed_and_differs_across_seeds(tmp_path):

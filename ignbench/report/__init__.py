@@ -9,7 +9,7 @@ import pandas as pd
 
 from ignbench.report import figures, tables
 from ignbench.spec import Spec
-from ignbench.store import Store, load_results
+from ignbench.store import Store, load_curves, load_results
 
 GENERATION_METRICS = ["fld", "coverage", "density"]
 LOWDIM_METRICS = ["modes_covered", "hq_share", "coverage", "density"]
@@ -49,6 +49,13 @@ def report_experiment(spec: Spec, preset: str, store: Store, out_root: Path) -> 
     if spec.report == "generation":
         table = tables.generation_table(stats, tables.load_paper(spec.reference), GENERATION_METRICS)
         section = Section(spec.name, preset, caption, table)
+        section.figures += figures.generation_figures(df, store, out, spec.name)
+    elif spec.report == "curves":
+        curves = load_curves(spec.runs_of, store.root)
+        curves = curves[curves["preset"] == preset]
+        table = tables.curve_table(stats, curves)
+        section = Section(spec.name, preset, caption, table)
+        section.figures += figures.fld_curve_figure(curves, out, spec.name)
         section.figures += figures.generation_figures(df, store, out, spec.name)
     elif spec.report == "restoration":
         table = tables.restoration_table(stats, tables.load_paper(spec.reference), "mae")

@@ -66,6 +66,25 @@ def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> lis
     return [(path, "Training curves of every loss term, mean over seeds with the min-max band.")]
 
 
+def fld_curve_figure(curves: pd.DataFrame, out: Path, name: str) -> list[Figure]:
+    """NAIGN Fig. 4 (per method) / Fig. 9 (per M): FLD of f(z) during training, mean and min-max band."""
+    from ignbench.report.tables import curve_label
+
+    if curves.empty:
+        return []
+    vary_m = curves[curves.method != "ign"]["M"].nunique() > 1
+    data = curves.assign(run=[curve_label(m, k, vary_m) for m, k in zip(curves.method, curves.M, strict=True)])
+    order = sorted(set(data["run"]), key=lambda label: (list(METHOD_LABELS.values()).index(label.split(",")[0]),
+                                                         len(label), label))
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    sns.lineplot(data=data, x="step", y="fld", hue="run", hue_order=order, errorbar=("pi", 100), ax=ax)
+    ax.set_ylabel("FLD of f(z)")
+    ax.set_title(f"{name}: FLD during training (line: mean over seeds, band: min-max)")
+    path = _save(fig, out / f"{name}_fld_curve.png")
+    return [(path, "FLD of f(z) against the test images during training, as NAIGN Fig. 4 (per method) and "
+                   "Fig. 9 (per M): mean over seeds with the min-max band.")]
+
+
 def generation_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     runs = _first_seed_runs(df)
     grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).samples) for _, r in runs.iterrows()]

@@ -16,7 +16,7 @@ METRIC_LABELS = {"fld": "FLD (↓)", "coverage": "Coverage (↑)", "density": "D
                  "mae": "MAE (↓)", "rec_error": "rec. error (↓)"}
 DECIMALS = {"fld": 1}
 PAPER_DECIMALS = {"fld": 0}  # as printed in the paper
-GROUP_KEYS = ["method", "dataset", "imle_m", "application", "metric"]
+GROUP_KEYS = ["method", "dataset", "M", "application", "metric"]
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
@@ -97,6 +97,34 @@ def restoration_table(stats: pd.DataFrame, paper: pd.DataFrame, metric: str) -> 
             baseline[f"{label} paper"] = "–"
     rows.append(baseline)
     return pd.DataFrame(rows)
+
+
+def curve_label(method: str, m: int, vary_m: bool) -> str:
+    return f"{METHOD_LABELS[method]}, M = {m}" if vary_m and method != "ign" else METHOD_LABELS[method]
+
+
+def curve_table(stats: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
+    """NAIGN Figs 4/9 in numbers: per method (and M), the final f(z) metrics and the FLD curve's course."""
+    vary_m = stats[stats.method != "ign"]["M"].nunique() > 1
+    rows = []
+    for (method, m), cell in stats.groupby(["method", "M"], sort=False):
+        row = {"Method": curve_label(method, m, vary_m)}
+        for metric in ("fld", "coverage", "density"):
+            c = cell[(cell.application == "f(z)") & (cell.metric == metric)]
+            row[METRIC_LABELS[metric]] = (fmt_cell(c["mean"].iloc[0], c["std"].iloc[0], int(c["n"].iloc[0]), metric)
+                                          if len(c) else "–")
+        runs = curves[(curves.method == method) & (curves.M == m)]
+        if len(runs):
+            per_step = runs.groupby("step")["fld"].agg(["mean", "min", "max"])
+            best = per_step["mean"].idxmin()
+            row["FLD during training: first → last (mean)"] = (f"{per_step['mean'].iloc[0]:.1f} → "
+                                                              f"{per_step['mean'].iloc[-1]:.1f}")
+            row["lowest mean FLD (step)"] = f"{per_step['mean'].min():.1f} ({best})"
+            row["largest rise after the lowest"] = f"{(per_step['mean'].loc[best:].max() - per_step['mean'].min()):.1f}"
+        rows.append(row)
+    order = {label: i for i, label in enumerate(METHOD_LABELS.values())}
+    return pd.DataFrame(rows).sort_values("Method", key=lambda col: col.map(
+        lambda label: (order[label.split(",")[0]], len(label), label))).reset_index(drop=True)
 
 
 def lowdim_table(stats: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
