@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -15,6 +16,7 @@ from ignbench.metrics import lowdim
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
 from ignbench.metrics.prdc import coverage_density
+from ignbench.metrics.stability import fk_stability
 from ignbench.noise import Prior
 from ignbench.objectives import bn_stats_frozen, distance
 from ignbench.store import RunDir, atomic_torch_save, atomic_write_bytes
@@ -24,6 +26,7 @@ DEGRADATION_SEED = 20_000
 EVAL_BATCH = 500
 GRID_SIZE = {1: 1000, 2: 100}
 ARTIFACT_POINTS = 2000
+FK_SAMPLES = 500  # samples iterated up to f^100 for the stability measures
 
 
 @torch.no_grad()
@@ -49,9 +52,11 @@ def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd:
     fx = apply(model, data.test)
     metrics = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
     if cfg.eval_kind == "generation":
-        metrics.update(_generation(data.test, {"f(z)": fz, "f(f(z))": ffz}))
+        real_feats = lenet_features(data.test)
+        metrics.update(_generation(real_feats, {"f(z)": fz, "f(f(z))": ffz}))
         _save_image_grid(rd.samples, data.test, fx, z, fz, ffz)
         metrics.update(_restoration(model, data.test, rd))
+        metrics.update(_stability(model, z[:FK_SAMPLES], real_feats, rd))
     else:
         metrics.update(_lowdim(cfg, model, data, {"f(z)": fz, "f(f(z))": ffz}, rd, (data.test, fx, z, fz, ffz)))
     return metrics
@@ -78,8 +83,7 @@ class FLDCurve:
         return frechet_distance_features(lenet_features(fz), self.real_feats)
 
 
-def _generation(real: torch.Tensor, fakes: dict[str, torch.Tensor]) -> dict:
-    real_feats = lenet_features(real)
+def _generation(real_feats: np.ndarray, fakes: dict[str, torch.Tensor]) -> dict:
     out = {}
     for app, images in fakes.items():
         feats = lenet_features(images)
@@ -104,6 +108,14 @@ def _restoration(model: nn.Module, clean: torch.Tensor, rd: RunDir) -> dict:
         columns += [degraded, restored]
     _save_image_grid(rd.restoration, *columns)
     return out
+
+
+def _stability(model: nn.Module, z: torch.Tensor, real_feats: np.ndarray, rd: RunDir) -> dict:
+    """IGN Fig. 16: f^k(z) for k up to 100, its L1 distance to f(z), its drift, and its FLD."""
+    stats, images = fk_stability(lambda y: apply(model, y), z)
+    _save_image_grid(rd.iterates, *images.values())
+    return {f"f^{k}(z)": {**values, "fld": frechet_distance_features(lenet_features(images[k]), real_feats)}
+            for k, values in stats.items()}
 
 
 def _lowdim(cfg: RunConfig, model: nn.Module, data: Data, fakes: dict[str, torch.Tensor], rd: RunDir,

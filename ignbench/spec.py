@@ -21,7 +21,7 @@ TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets"}
 EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures",
                    "same_runs_as"}
 LOWDIM_FIGURE_KINDS = ("panels", "density", "projection")
-REPORT_KINDS = ("generation", "lowdim", "restoration", "curves")
+REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability")
 
 
 @dataclass(frozen=True)

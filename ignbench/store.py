@@ -84,6 +84,7 @@ class RunDir:
     samples = property(lambda self: self.path / "samples.png")
     restoration = property(lambda self: self.path / "restoration.png")
     curve = property(lambda self: self.path / "fld_curve.csv")
+    iterates = property(lambda self: self.path / "iterates.png")
 
 
 class Store:

@@ -57,6 +57,10 @@ def report_experiment(spec: Spec, preset: str, store: Store, out_root: Path) -> 
         section = Section(spec.name, preset, caption, table)
         section.figures += figures.fld_curve_figure(curves, out, spec.name)
         section.figures += figures.generation_figures(df, store, out, spec.name)
+    elif spec.report == "stability":
+        table = tables.stability_table(stats)
+        section = Section(spec.name, preset, caption, table)
+        section.figures += figures.stability_figures(df, store, out, spec.name)
     elif spec.report == "restoration":
         table = tables.restoration_table(stats, tables.load_paper(spec.reference), "mae")
         section = Section(spec.name, preset, caption, table)

@@ -85,6 +85,43 @@ def fld_curve_figure(curves: pd.DataFrame, out: Path, name: str) -> list[Figure]
                    "Fig. 9 (per M): mean over seeds with the min-max band.")]
 
 
+def stability_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    """IGN Fig. 16: the three f^k measures against k (mean, min-max band), and the iterates of one run each."""
+    from ignbench.report.tables import iterate_order
+
+    data = df[df.application.fillna("").str.startswith("f^") & (df.state == "done")].copy()
+    if data.empty:
+        return []
+    data["k"] = data["application"].map(iterate_order)
+    data["method"] = data["method"].map(METHOD_LABELS)
+    hue_order = [label for label in METHOD_LABELS.values() if label in set(data["method"])]
+    panels = [("mae_to_fz", "|f^k(z) - f(z)|, mean L1"), ("drift", "drift |f^(k+1)(z) - f^k(z)|"),
+              ("fld", "FLD of f^k(z)")]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
+    for i, (ax, (metric, title)) in enumerate(zip(axes[0], panels, strict=True)):
+        sns.lineplot(data=data[data.metric == metric], x="k", y="value", hue="method", hue_order=hue_order,
+                     errorbar=("pi", 100), marker="o", ax=ax, legend=i == 0)
+        ax.set_xscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("")
+    path = _save(fig, out / f"{name}_fk.png")
+    figs = [(path, "Repeated application f^k(z), k = 1 ... 100 (IGN Fig. 16's stress test): distance to f(z), "
+                   "drift and FLD; mean over seeds with the min-max band.")]
+    runs = _first_seed_runs(df)
+    grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).iterates) for _, r in runs.iterrows()]
+    grids = [(label, p) for label, p in grids if p.exists()]
+    if grids:
+        fig, axes = plt.subplots(1, len(grids), figsize=(3.6 * len(grids), 4), squeeze=False)
+        ks = sorted(set(data["k"]))
+        for ax, (label, grid) in zip(axes[0], grids, strict=True):
+            ax.imshow(plt.imread(grid), cmap="gray")
+            ax.set_title(f"{label}\nk = {', '.join(map(str, ks))}", fontsize=8)
+            ax.axis("off")
+        figs.append((_save(fig, out / f"{name}_iterates.png"),
+                     "f^k(z) of the lowest seed per method, one column per k (as IGN Fig. 16)."))
+    return figs
+
+
 def generation_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     runs = _first_seed_runs(df)
     grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).samples) for _, r in runs.iterrows()]

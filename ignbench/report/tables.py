@@ -127,6 +127,29 @@ def curve_table(stats: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
         lambda label: (order[label.split(",")[0]], len(label), label))).reset_index(drop=True)
 
 
+def iterate_order(application: str) -> int:
+    """k of an application named "f^k(z)"."""
+    return int(application[2:].split("(")[0])
+
+
+def stability_table(stats: pd.DataFrame) -> pd.DataFrame:
+    """IGN Fig. 16 in numbers: rows method x k; columns mean |f^k(z) - f(z)|, the drift of f^k(z) (mean
+    |f^(k+1)(z) - f^k(z)|) and the FLD of f^k(z). Column names avoid "|", which would break Markdown tables."""
+    iterates = stats[stats.application.str.startswith("f^")]
+    rows = []
+    for method in [m for m in METHOD_LABELS if m in set(iterates["method"])]:
+        cells = iterates[iterates.method == method]
+        for app in sorted(set(cells["application"]), key=iterate_order):
+            row = {"Method": METHOD_LABELS[method], "k": iterate_order(app)}
+            for metric, label in (("mae_to_fz", "L1 distance to f(z)"), ("drift", "drift: L1 to f^(k+1)(z)"),
+                                  ("fld", "FLD of f^k(z)")):
+                c = cells[(cells.application == app) & (cells.metric == metric)]
+                row[label] = (fmt_cell(c["mean"].iloc[0], c["std"].iloc[0], int(c["n"].iloc[0]), metric,
+                                       None if metric == "fld" else 4) if len(c) else "–")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def lowdim_table(stats: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """Rows dataset x method x application; one column per measure."""
     rows = []
