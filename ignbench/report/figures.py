@@ -105,7 +105,7 @@ def stability_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> l
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("")
     path = _save(fig, out / f"{name}_fk.png")
-    figs = [(path, "Repeated application f^k(z), k = 1 ... 100 (IGN Fig. 16's stress test): distance to f(z), "
+    figs = [(path, "Repeated application f^k(z), k = 1 ... 200 (IGN Fig. 16's stress test): distance to f(z), "
                    "drift and FLD; mean over seeds with the min-max band.")]
     runs = _first_seed_runs(df)
     grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).iterates) for _, r in runs.iterrows()]
