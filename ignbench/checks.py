@@ -8,9 +8,9 @@ from ignbench.errors import UserError
 
 
 def type_ok(value: Any, kind: str) -> bool:
-    """Whether a TOML value fits a declared field type ("int", "float", "str" or "list")."""
-    if isinstance(value, bool):
-        return False
+    """Whether a TOML value fits a declared field type ("int", "float", "str", "list" or "bool")."""
+    if kind == "bool" or isinstance(value, bool):
+        return kind == "bool" and isinstance(value, bool)
     return {
         "int": isinstance(value, int),
         "float": isinstance(value, (int, float)),

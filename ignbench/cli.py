@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import click
 
 from ignbench.errors import UserError
 
+INCEPTION_OPTION = click.option(
+    "--inception-weights", type=click.Path(path_type=Path), default=None,
+    help="InceptionV3 weights for FID (runs with eval_fid) where torch-fidelity cannot download them.")
 STORE_OPTION = click.option("--store", "store_root", type=click.Path(path_type=Path), default=Path("results/runs"),
                             show_default=True, help="Run store folder.")
 
@@ -53,10 +57,11 @@ def list_cmd() -> None:
 @click.option("--dry-run", is_flag=True, help="Show the plan and its estimated cost; run nothing.")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Slurm: follow the job array.")
 @click.option("--checkpoint-every", type=int, default=500, show_default=True, help="Steps between checkpoints.")
+@INCEPTION_OPTION
 @STORE_OPTION
 def run(experiment: str, preset: str | None, seeds: int | None, executor: str, profile: str,
         data_root: Path | None, force: bool, retry_failed: bool, dry_run: bool, wait: bool,
-        checkpoint_every: int, store_root: Path) -> None:
+        checkpoint_every: int, inception_weights: Path | None, store_root: Path) -> None:
     """Train and evaluate every run of EXPERIMENT that is not finished yet."""
     from ignbench import plan as planning
     from ignbench.spec import load_spec
@@ -72,6 +77,7 @@ def run(experiment: str, preset: str | None, seeds: int | None, executor: str, p
     plan = planning.make_plan(spec, preset, seeds, store, force, retry_failed)
     if not dry_run:
         _check_data(plan.todo, data_root)
+        _check_fid(plan.todo, inception_weights)
     _print_plan(plan, executor)
     if dry_run or not plan.todo:
         return
@@ -123,6 +129,18 @@ def _warn_if_paper_on_cpu(preset: str, executor: str, name: str) -> None:
                    f"`ignbench run {name} --preset cpu`", err=True)
 
 
+def _check_fid(runs, weights: Path | None) -> None:
+    """Runs that score FID need InceptionV3: make its weights findable (env, for local and Slurm jobs alike)
+    and fail before anything is written when they cannot be had."""
+    if not any(cfg.eval_fid for cfg in runs):
+        return
+    from ignbench.metrics.fid import WEIGHTS_ENV, check_fid_available
+
+    if weights is not None:
+        os.environ[WEIGHTS_ENV] = str(weights.resolve())
+    check_fid_available()
+
+
 def _check_data(runs, data_root: Path | None) -> None:
     """Fail before writing anything if a dataset is missing."""
     from ignbench.data import load_data
@@ -139,9 +157,10 @@ def _check_data(runs, data_root: Path | None) -> None:
 @click.option("--preset", default=None, help="paper (default), cpu or smoke.")
 @click.option("--seeds", type=int, default=None, help="Number of seeds (default: the spec's).")
 @click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Folder holding MNIST.")
+@INCEPTION_OPTION
 @STORE_OPTION
 def evaluate(experiment: str, preset: str | None, seeds: int | None, data_root: Path | None,
-             store_root: Path) -> None:
+             inception_weights: Path | None, store_root: Path) -> None:
     """Re-evaluate EXPERIMENT's finished runs from their checkpoints (no retraining)."""
     from tqdm.auto import tqdm
 
@@ -154,6 +173,7 @@ def evaluate(experiment: str, preset: str | None, seeds: int | None, data_root: 
     runs = [c for c in spec.expand(preset or spec.default_preset, seeds) if store.state(c) == "done"]
     if not runs:
         raise UserError(f"no finished runs of {experiment} to evaluate in {store_root}")
+    _check_fid(runs, inception_weights)
     for cfg in tqdm(runs, desc="evaluating", unit="run"):
         reevaluate_run(cfg, store, data_root)
     click.echo(f"re-evaluated {len(runs)} run(s)")

@@ -74,6 +74,7 @@ class RunConfig:
     eval_bn_mode: str = "eval"
     curve_every: int = 0  # FLD of f(z) every this many steps (NAIGN Figs 4 and 9); 0 = off
     curve_n_samples: int = 1000  # samples (and test images) per point of that curve
+    eval_fid: bool = False  # also FID (InceptionV3 features) of f(z) and f(f(z)); needs the Inception weights
 
     @property
     def resolved_imle_m(self) -> int:
@@ -133,6 +134,8 @@ class RunConfig:
             raise UserError(f"{source}: IMLE needs M > 0 (imle_m or imle_m_factor)")
         if self.prior == "fft" and self.dataset not in IMAGE_DATASETS:
             raise UserError(f"{source}: prior 'fft' needs an image dataset, not {self.dataset!r}")
+        if self.eval_fid and self.dataset not in IMAGE_DATASETS:
+            raise UserError(f"{source}: eval_fid needs an image dataset, not {self.dataset!r}")
         if self.curve_every > 0 and self.dataset not in IMAGE_DATASETS:
             raise UserError(f"{source}: curve_every (an FLD curve) needs an image dataset, not {self.dataset!r}")
         expected_kind = "generation" if self.dataset in IMAGE_DATASETS else "lowdim"
@@ -142,7 +145,8 @@ class RunConfig:
 
 FIELD_TYPES = {f.name: f.type for f in fields(RunConfig)}
 MISSING = object()
-LATE_FIELDS: dict[str, Any] = {"curve_every": 0, "curve_n_samples": 1000}  # name: default when it was added
+# Fields added after the first stored runs, with their defaults: hashed into run ids only when set otherwise.
+LATE_FIELDS: dict[str, Any] = {"curve_every": 0, "curve_n_samples": 1000, "eval_fid": False}
 
 
 def _is_required(f: dataclasses.Field) -> bool:

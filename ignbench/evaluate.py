@@ -13,6 +13,7 @@ from ignbench.config import RunConfig
 from ignbench.data import Data
 from ignbench.degradations import DEGRADATIONS
 from ignbench.metrics import lowdim
+from ignbench.metrics.fid import inception_features
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
 from ignbench.metrics.prdc import coverage_density
@@ -54,6 +55,10 @@ def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd:
     if cfg.eval_kind == "generation":
         real_feats = lenet_features(data.test)
         metrics.update(_generation(real_feats, {"f(z)": fz, "f(f(z))": ffz}))
+        if cfg.eval_fid:
+            real_inception = inception_features(data.test)
+            for app, images in (("f(z)", fz), ("f(f(z))", ffz)):
+                metrics[app]["fid"] = frechet_distance_features(inception_features(images), real_inception)
         _save_image_grid(rd.samples, data.test, fx, z, fz, ffz)
         metrics.update(_restoration(model, data.test, rd))
         metrics.update(_stability(model, z[:FK_SAMPLES], real_feats, rd))

@@ -13,11 +13,14 @@ from ignbench.metrics import lenet
 from ignbench.metrics.frechet import frechet_distance_features
 
 
-class _Uint8Images(Dataset):
-    """Images in [-1, 1] presented as uint8 tensors, the input torch-fidelity extractors expect."""
+class Uint8Images(Dataset):
+    """Images in [-1, 1] presented as uint8 tensors, the input torch-fidelity extractors expect; `channels = 3`
+    repeats a grayscale channel for RGB extractors such as InceptionV3."""
 
-    def __init__(self, images: torch.Tensor):
+    def __init__(self, images: torch.Tensor, channels: int | None = None):
         self.images = images.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8).cpu()
+        if channels is not None and self.images.shape[1] != channels:
+            self.images = self.images.expand(-1, channels, -1, -1).contiguous()
 
     def __len__(self) -> int:
         return len(self.images)
@@ -32,7 +35,7 @@ def lenet_features(images: torch.Tensor, weights: Path | None = None, batch_size
         lenet.EXTRACTOR_NAME, [lenet.FEATURE_LAYER], cuda=False, verbose=False,
         feature_extractor_weights_path=str(weights) if weights else None,
     )
-    feats = get_featuresdict_from_dataset(_Uint8Images(images), extractor, batch_size, cuda=False,
+    feats = get_featuresdict_from_dataset(Uint8Images(images), extractor, batch_size, cuda=False,
                                           save_cpu_ram=True, verbose=False)
     return feats[lenet.FEATURE_LAYER].double().numpy()
 
