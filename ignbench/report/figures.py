@@ -13,7 +13,7 @@ import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
 from ignbench.metrics.lowdim import energy_density  # noqa: E402
-from ignbench.report.tables import METHOD_LABELS  # noqa: E402
+from ignbench.report.tables import METHOD_LABELS, curve_label, iterate_order, label_order, varies_m  # noqa: E402
 from ignbench.store import RunDir, Store  # noqa: E402
 
 PANELS = ["x", "f(x)", "z", "f(z)", "f(f(z))"]
@@ -68,14 +68,11 @@ def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> lis
 
 def fld_curve_figure(curves: pd.DataFrame, out: Path, name: str) -> list[Figure]:
     """NAIGN Fig. 4 (per method) / Fig. 9 (per M): FLD of f(z) during training, mean and min-max band."""
-    from ignbench.report.tables import curve_label
-
     if curves.empty:
         return []
-    vary_m = curves[curves.method != "ign"]["M"].nunique() > 1
+    vary_m = varies_m(curves)
     data = curves.assign(run=[curve_label(m, k, vary_m) for m, k in zip(curves.method, curves.M, strict=True)])
-    order = sorted(set(data["run"]), key=lambda label: (list(METHOD_LABELS.values()).index(label.split(",")[0]),
-                                                         len(label), label))
+    order = sorted(set(data["run"]), key=label_order)
     fig, ax = plt.subplots(figsize=(6.4, 4))
     sns.lineplot(data=data, x="step", y="fld", hue="run", hue_order=order, errorbar=("pi", 100), ax=ax)
     ax.set_ylabel("FLD of f(z)")
@@ -87,8 +84,6 @@ def fld_curve_figure(curves: pd.DataFrame, out: Path, name: str) -> list[Figure]
 
 def stability_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     """IGN Fig. 16: the three f^k measures against k (mean, min-max band), and the iterates of one run each."""
-    from ignbench.report.tables import iterate_order
-
     data = df[df.application.fillna("").str.startswith("f^") & (df.state == "done")].copy()
     if data.empty:
         return []

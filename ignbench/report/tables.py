@@ -44,6 +44,29 @@ def fmt_cell(mean: float, std: float, n: int, metric: str, decimals: int | None 
     return f"{mean:.{d}f}{spread} ({n})"
 
 
+def _select(frame: pd.DataFrame, **where: object) -> pd.DataFrame:
+    mask = np.ones(len(frame), dtype=bool)
+    for column, value in where.items():
+        mask &= (frame[column] == value).to_numpy()
+    return frame[mask]
+
+
+def ours_cell(stats: pd.DataFrame, decimals: int | None = None, **where: object) -> str:
+    """"mean ± std (n)" of the one summary row matching `where` (which names the metric), or "–"."""
+    cell = _select(stats, **where)
+    if not len(cell):
+        return "–"
+    return fmt_cell(cell["mean"].iloc[0], cell["std"].iloc[0], int(cell["n"].iloc[0]), str(where["metric"]), decimals)
+
+
+def paper_cell(paper: pd.DataFrame, decimals: int | None = None, **where: object) -> str:
+    """"mean ± std" as the paper prints it, or "–"."""
+    ref = _select(paper, **where)
+    if not len(ref):
+        return "–"
+    return fmt_cell(ref["mean"].iloc[0], ref["std"].iloc[0], 2, str(where["metric"]), decimals).replace(" (2)", "")
+
+
 def load_paper(name: str) -> pd.DataFrame:
     path = PAPER_DIR / name
     if not name or not path.exists():
@@ -58,14 +81,10 @@ def generation_table(stats: pd.DataFrame, paper: pd.DataFrame, metrics: list[str
         for app in ("f(z)", "f(f(z))"):
             row = {"Method": f"{METHOD_LABELS[method]}: {app}"}
             for metric in metrics:
-                cell = stats[(stats.method == method) & (stats.application == app) & (stats.metric == metric)]
-                ref = paper[(paper.method == method) & (paper.application == app) & (paper.metric == metric)]
-                row[METRIC_LABELS[metric]] = (fmt_cell(cell["mean"].iloc[0], cell["std"].iloc[0],
-                                                       int(cell["n"].iloc[0]), metric) if len(cell) else "–")
+                where = {"method": method, "application": app, "metric": metric}
+                row[METRIC_LABELS[metric]] = ours_cell(stats, **where)
                 if len(paper):
-                    row[f"{METRIC_LABELS[metric]} paper"] = (
-                        fmt_cell(ref["mean"].iloc[0], ref["std"].iloc[0], 2, metric, PAPER_DECIMALS.get(metric))
-                        .replace(" (2)", "") if len(ref) else "–")
+                    row[f"{METRIC_LABELS[metric]} paper"] = paper_cell(paper, PAPER_DECIMALS.get(metric), **where)
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -81,13 +100,10 @@ def restoration_table(stats: pd.DataFrame, paper: pd.DataFrame, metric: str) -> 
     for method in [m for m in METHOD_LABELS if m in set(stats["method"])]:
         row = {"Method": METHOD_LABELS[method]}
         for app, label in DEGRADATION_LABELS.items():
-            cell = stats[(stats.method == method) & (stats.application == app) & (stats.metric == metric)]
-            ref = paper[(paper.method == method) & (paper.application == app) & (paper.metric == metric)]
-            row[label] = (fmt_cell(cell["mean"].iloc[0], cell["std"].iloc[0], int(cell["n"].iloc[0]), metric)
-                          if len(cell) else "–")
+            where = {"method": method, "application": app, "metric": metric}
+            row[label] = ours_cell(stats, **where)
             if len(paper):
-                row[f"{label} paper"] = (fmt_cell(ref["mean"].iloc[0], ref["std"].iloc[0], 2, metric)
-                                         .replace(" (2)", "") if len(ref) else "–")
+                row[f"{label} paper"] = paper_cell(paper, **where)
         rows.append(row)
     baseline = {"Method": "x' itself (no restoration)"}
     for app, label in DEGRADATION_LABELS.items():
@@ -99,20 +115,29 @@ def restoration_table(stats: pd.DataFrame, paper: pd.DataFrame, metric: str) -> 
     return pd.DataFrame(rows)
 
 
+def varies_m(frame: pd.DataFrame) -> bool:
+    """Whether the IMLE methods of a results frame were run with more than one M (NAIGN Fig. 9)."""
+    return frame[frame.method != "ign"]["M"].nunique() > 1
+
+
 def curve_label(method: str, m: int, vary_m: bool) -> str:
     return f"{METHOD_LABELS[method]}, M = {m}" if vary_m and method != "ign" else METHOD_LABELS[method]
 
 
+def label_order(label: str) -> tuple:
+    """Sort key for curve labels: methods in paper order, then M ascending."""
+    method, _, m = label.partition(", M = ")
+    return list(METHOD_LABELS.values()).index(method), int(m or 0)
+
+
 def curve_table(stats: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
     """NAIGN Figs 4/9 in numbers: per method (and M), the final f(z) metrics and the FLD curve's course."""
-    vary_m = stats[stats.method != "ign"]["M"].nunique() > 1
+    vary_m = varies_m(stats)
     rows = []
     for (method, m), cell in stats.groupby(["method", "M"], sort=False):
         row = {"Method": curve_label(method, m, vary_m)}
         for metric in ("fld", "coverage", "density"):
-            c = cell[(cell.application == "f(z)") & (cell.metric == metric)]
-            row[METRIC_LABELS[metric]] = (fmt_cell(c["mean"].iloc[0], c["std"].iloc[0], int(c["n"].iloc[0]), metric)
-                                          if len(c) else "–")
+            row[METRIC_LABELS[metric]] = ours_cell(cell, application="f(z)", metric=metric)
         runs = curves[(curves.method == method) & (curves.M == m)]
         if len(runs):
             per_step = runs.groupby("step")["fld"].agg(["mean", "min", "max"])
@@ -122,9 +147,7 @@ def curve_table(stats: pd.DataFrame, curves: pd.DataFrame) -> pd.DataFrame:
             row["lowest mean FLD (step)"] = f"{per_step['mean'].min():.1f} ({best})"
             row["largest rise after the lowest"] = f"{(per_step['mean'].loc[best:].max() - per_step['mean'].min()):.1f}"
         rows.append(row)
-    order = {label: i for i, label in enumerate(METHOD_LABELS.values())}
-    return pd.DataFrame(rows).sort_values("Method", key=lambda col: col.map(
-        lambda label: (order[label.split(",")[0]], len(label), label))).reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values("Method", key=lambda col: col.map(label_order)).reset_index(drop=True)
 
 
 def iterate_order(application: str) -> int:
@@ -143,9 +166,7 @@ def stability_table(stats: pd.DataFrame) -> pd.DataFrame:
             row = {"Method": METHOD_LABELS[method], "k": iterate_order(app)}
             for metric, label in (("mae_to_fz", "L1 distance to f(z)"), ("drift", "drift: L1 to f^(k+1)(z)"),
                                   ("fld", "FLD of f^k(z)")):
-                c = cells[(cells.application == app) & (cells.metric == metric)]
-                row[label] = (fmt_cell(c["mean"].iloc[0], c["std"].iloc[0], int(c["n"].iloc[0]), metric,
-                                       None if metric == "fld" else 4) if len(c) else "–")
+                row[label] = ours_cell(cells, None if metric == "fld" else 4, application=app, metric=metric)
             rows.append(row)
     return pd.DataFrame(rows)
 
