@@ -17,7 +17,7 @@ from ignbench.metrics.fid import inception_features
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
 from ignbench.metrics.prdc import coverage_density
-from ignbench.metrics.stability import fk_stability
+from ignbench.metrics.stability import FK_SAMPLES, fk_stability
 from ignbench.noise import Prior
 from ignbench.objectives import bn_stats_frozen, distance
 from ignbench.store import RunDir, atomic_torch_save, atomic_write_bytes
@@ -27,7 +27,6 @@ DEGRADATION_SEED = 20_000
 EVAL_BATCH = 500
 GRID_SIZE = {1: 1000, 2: 100}
 ARTIFACT_POINTS = 2000
-FK_SAMPLES = 500  # samples iterated up to f^200 for the stability measures
 
 
 @torch.no_grad()

@@ -10,6 +10,7 @@ from functools import lru_cache
 import torch
 
 from ignbench.config import IMAGE_DATASETS, RunConfig
+from ignbench.metrics.stability import FK_SAMPLES, FK_STEPS
 from ignbench.models import build_model
 from ignbench.spec import Spec
 from ignbench.store import FAILED, FINISHED, Store
@@ -78,8 +79,12 @@ def estimate_seconds(cfg: RunConfig, device: str) -> float:
     kind = "image" if cfg.dataset in IMAGE_DATASETS else "toy"
     per_sample = seconds_per_sample_forward(kind, cfg.image_size, cfg.model_width, cfg.hidden, device)
     train = cfg.steps * forward_passes_per_step(cfg) * per_sample
-    restoration = 4 * cfg.eval_n_real if cfg.eval_kind == "generation" else 0  # f(x') for 4 degradations
-    evaluation = (4 * cfg.eval_n_samples + restoration) * per_sample
+    evaluation = 4 * cfg.eval_n_samples
+    if cfg.eval_kind == "generation":  # f(x') for 4 degradations; f^k(z) up to k = 200
+        evaluation += 4 * cfg.eval_n_real + max(FK_STEPS) * min(FK_SAMPLES, cfg.eval_n_samples)
+    if cfg.curve_every:
+        evaluation += cfg.steps // cfg.curve_every * cfg.curve_n_samples
+    evaluation *= per_sample
     return train + evaluation
 
 

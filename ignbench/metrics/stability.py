@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 import torch
 
 FK_STEPS = (1, 2, 3, 5, 10, 20, 50, 100, 200)  # IGN Fig. 16: stable for tens of steps, diverging near 100
+FK_SAMPLES = 500  # samples iterated in an evaluation
 
 
 def fk_stability(f: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
