@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -102,53 +103,42 @@ def stability_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> l
     path = _save(fig, out / f"{name}_fk.png")
     figs = [(path, "Repeated application f^k(z), k = 1 ... 200 (IGN Fig. 16's stress test): distance to f(z), "
                    "drift and FLD; mean over seeds with the min-max band.")]
+    ks = ", ".join(map(str, sorted(set(data["k"]))))
+    return figs + _per_method_images(df, store, out / f"{name}_iterates.png", lambda rd: rd.iterates, f"k = {ks}",
+                                     (3.6, 4.0), "f^k(z) of the lowest seed per method, one column per k "
+                                     "(as IGN Fig. 16).")
+
+
+def _per_method_images(df: pd.DataFrame, store: Store, path: Path, image: Callable[[RunDir], Path], subtitle: str,
+                       size: tuple[float, float], caption: str) -> list[Figure]:
+    """One panel per method showing a PNG grid its lowest-seed run saved at evaluation."""
     runs = _first_seed_runs(df)
-    grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).iterates) for _, r in runs.iterrows()]
-    grids = [(label, p) for label, p in grids if p.exists()]
-    if grids:
-        fig, axes = plt.subplots(1, len(grids), figsize=(3.6 * len(grids), 4), squeeze=False)
-        ks = sorted(set(data["k"]))
-        for ax, (label, grid) in zip(axes[0], grids, strict=True):
-            ax.imshow(plt.imread(grid), cmap="gray")
-            ax.set_title(f"{label}\nk = {', '.join(map(str, ks))}", fontsize=8)
-            ax.axis("off")
-        figs.append((_save(fig, out / f"{name}_iterates.png"),
-                     "f^k(z) of the lowest seed per method, one column per k (as IGN Fig. 16)."))
-    return figs
+    grids = [(METHOD_LABELS[r["method"]], image(_run_dir(store, r))) for _, r in runs.iterrows()]
+    grids = [(label, grid) for label, grid in grids if grid.exists()]
+    if not grids:
+        return []
+    fig, axes = plt.subplots(1, len(grids), figsize=(size[0] * len(grids), size[1]), squeeze=False)
+    for ax, (label, grid) in zip(axes[0], grids, strict=True):
+        ax.imshow(plt.imread(grid), cmap="gray")
+        ax.set_title(f"{label}\n{subtitle}", fontsize=9)
+        ax.axis("off")
+    return [(_save(fig, path), caption)]
 
 
 def generation_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
-    runs = _first_seed_runs(df)
-    grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).samples) for _, r in runs.iterrows()]
-    grids = [(label, path) for label, path in grids if path.exists()]
-    figs = []
-    if grids:
-        fig, axes = plt.subplots(1, len(grids), figsize=(3.2 * len(grids), 5.5), squeeze=False)
-        for ax, (label, path) in zip(axes[0], grids, strict=True):
-            ax.imshow(plt.imread(path), cmap="gray")
-            ax.set_title(f"{label}\nx | f(x) | z | f(z) | f(f(z))", fontsize=9)
-            ax.axis("off")
-        path = _save(fig, out / f"{name}_samples.png")
-        figs.append((path, "Samples of the lowest seed per method (as NAIGN Fig. 10): test images x, f(x), "
-                           "noise z, f(z), f(f(z))."))
-    return figs + training_curves(df, store, out, name)
+    samples = _per_method_images(df, store, out / f"{name}_samples.png", lambda rd: rd.samples,
+                                 "x | f(x) | z | f(z) | f(f(z))", (3.2, 5.5),
+                                 "Samples of the lowest seed per method (as NAIGN Fig. 10): test images x, f(x), "
+                                 "noise z, f(z), f(f(z)).")
+    return samples + training_curves(df, store, out, name)
 
 
 def restoration_figure(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     """NAIGN Fig. 11 layout: per method, test images x, then x' and f(x') for each degradation."""
-    runs = _first_seed_runs(df)
-    grids = [(METHOD_LABELS[r["method"]], _run_dir(store, r).restoration) for _, r in runs.iterrows()]
-    grids = [(label, path) for label, path in grids if path.exists()]
-    if not grids:
-        return []
-    fig, axes = plt.subplots(1, len(grids), figsize=(4.6 * len(grids), 4.6), squeeze=False)
-    for ax, (label, path) in zip(axes[0], grids, strict=True):
-        ax.imshow(plt.imread(path), cmap="gray")
-        ax.set_title(f"{label}\nx | blur, f | noise, f | s&p, f | rows/cols, f", fontsize=9)
-        ax.axis("off")
-    path = _save(fig, out / f"{name}_restoration.png")
-    return [(path, "Restoration by the lowest seed per method (as NAIGN Fig. 11): test image x, then for each "
-                   "degradation the degraded x' and f(x').")]
+    return _per_method_images(df, store, out / f"{name}_restoration.png", lambda rd: rd.restoration,
+                              "x | blur, f | noise, f | s&p, f | rows/cols, f", (4.6, 4.6),
+                              "Restoration by the lowest seed per method (as NAIGN Fig. 11): test image x, then for "
+                              "each degradation the degraded x' and f(x').")
 
 
 def _scatter(ax: plt.Axes, pts: torch.Tensor, bounds: float, color: str, ref: torch.Tensor | None) -> None:
