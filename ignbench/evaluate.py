@@ -30,16 +30,11 @@ ARTIFACT_POINTS = 2000
 
 
 @torch.no_grad()
-def apply(model: nn.Module, inputs: torch.Tensor, times: int = 1) -> torch.Tensor:
-    """f^times(inputs), in batches of EVAL_BATCH (BatchNorm in train mode sees EVAL_BATCH-sized batches)."""
+def apply(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
+    """f(inputs), in batches of EVAL_BATCH (BatchNorm in train mode sees EVAL_BATCH-sized batches)."""
     device = next(model.parameters()).device
-    out = []
-    for start in range(0, len(inputs), EVAL_BATCH):
-        y = inputs[start : start + EVAL_BATCH].to(device)
-        for _ in range(times):
-            y = model(y)
-        out.append(y.cpu())
-    return torch.cat(out)
+    return torch.cat([model(inputs[start : start + EVAL_BATCH].to(device)).cpu()
+                      for start in range(0, len(inputs), EVAL_BATCH)])
 
 
 def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd: RunDir) -> dict:
@@ -52,13 +47,11 @@ def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd:
     fx = apply(model, data.test)
     metrics = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
     if cfg.eval_kind == "generation":
+        _save_image_grid(rd.samples, data.test, fx, z, fz, ffz)
         real_feats = lenet_features(data.test)
         metrics.update(_generation(real_feats, {"f(z)": fz, "f(f(z))": ffz}))
         if cfg.eval_fid:
-            real_inception = inception_features(data.test)
-            for app, images in (("f(z)", fz), ("f(f(z))", ffz)):
-                metrics[app]["fid"] = frechet_distance_features(inception_features(images), real_inception)
-        _save_image_grid(rd.samples, data.test, fx, z, fz, ffz)
+            metrics = _add_fid(metrics, data.test, {"f(z)": fz, "f(f(z))": ffz})
         metrics.update(_restoration(model, data.test, rd))
         metrics.update(_stability(model, z[:FK_SAMPLES], real_feats, rd))
     else:
@@ -93,6 +86,13 @@ def _generation(real_feats: np.ndarray, fakes: dict[str, torch.Tensor]) -> dict:
         feats = lenet_features(images)
         out[app] = {"fld": frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats)}
     return out
+
+
+def _add_fid(metrics: dict, real: torch.Tensor, fakes: dict[str, torch.Tensor]) -> dict:
+    real_inception = inception_features(real)
+    for app, images in fakes.items():
+        metrics[app]["fid"] = frechet_distance_features(inception_features(images), real_inception)
+    return metrics
 
 
 def _restoration(model: nn.Module, clean: torch.Tensor, rd: RunDir) -> dict:
