@@ -146,14 +146,15 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def environment() -> dict[str, str]:
+def environment() -> dict[str, str | int]:
+    """Where and with what a run trained; the CPU thread count changes float summation order, hence results."""
     try:
         sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                              cwd=Path(__file__).parent, timeout=5).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = ""
     return {"host": socket.gethostname(), "git_sha": sha, "torch": torch.__version__,
-            "python": platform.python_version()}
+            "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
 
 
 def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
