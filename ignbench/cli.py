@@ -38,10 +38,12 @@ def list_cmd() -> None:
     """List the experiments (benchmarks/*.toml) with their presets."""
     from ignbench.spec import available_experiments, load_spec
 
-    for name in available_experiments():
+    names = available_experiments()
+    width = max(map(len, names), default=0) + 2
+    for name in names:
         spec = load_spec(name)
         shared = f"  (reports the runs of {spec.runs_of})" if spec.runs_of != spec.name else ""
-        click.echo(f"{name:<16} {spec.title}  [presets: {', '.join(spec.preset_names())}]{shared}")
+        click.echo(f"{name:<{width}}{spec.title}  [presets: {', '.join(spec.preset_names())}]{shared}")
 
 
 @main.command()

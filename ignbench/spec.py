@@ -8,6 +8,7 @@ A preset changes sizes (steps, samples, data), never the method.
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,7 +104,11 @@ def spec_path(name_or_path: str) -> Path:
 
 
 def available_experiments() -> list[str]:
-    return sorted(p.stem for p in BENCHMARKS_DIR.glob("*.toml"))
+    """Spec names in natural order (fig2 < fig16, table1 < table2)."""
+    def natural(name: str) -> list:
+        return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+    return sorted((p.stem for p in BENCHMARKS_DIR.glob("*.toml")), key=natural)
 
 
 def load_spec(name_or_path: str) -> Spec:
