@@ -117,6 +117,11 @@ BAD_SPECS = {
     "unknown dataset": (GOOD_SPEC.replace('dataset = "2moons"', 'dataset = "cifar"'), "dataset = 'cifar'"),
     "negative steps": (GOOD_SPEC.replace("steps = 3", "steps = -3"), "steps must be positive"),
     "not toml": ("[experiment\nname=", "not valid TOML"),
+    "FLD curve on toy data": (GOOD_SPEC.replace("steps = 3", "steps = 3\ncurve_every = 1"),
+                              "curve_every (an FLD curve) needs an image dataset"),
+    "FID on toy data": (GOOD_SPEC.replace("steps = 3", "steps = 3\neval_fid = true"),
+                        "eval_fid needs an image dataset"),
+    "FID flag not a bool": (GOOD_SPEC.replace("steps = 3", 'steps = 3\neval_fid = "yes"'), "eval_fid must be bool"),
     "shared runs with its own config": (GOOD_SPEC.replace('report = "lowdim"', 'report = "lowdim"\nsame_runs_as = '
                                                           '"table1"'), "'config' cannot be set in a spec with"),
 }
