@@ -15,6 +15,24 @@ INCEPTION_OPTION = click.option(
     help="InceptionV3 weights for FID (runs with eval_fid) where torch-fidelity cannot download them.")
 STORE_OPTION = click.option("--store", "store_root", type=click.Path(path_type=Path), default=Path("results/runs"),
                             show_default=True, help="Run store folder.")
+PRESET_OPTION = click.option("--preset", default=None,
+                             help="paper (the default of every shipped spec), cpu or smoke: sizes only, never the "
+                                  "method.")
+SEEDS_OPTION = click.option("--seeds", type=int, default=None, help="Number of seeds (default: the preset's).")
+DATA_OPTION = click.option("--data-root", type=click.Path(path_type=Path), default=None,
+                           help="Folder holding MNIST (MNIST/raw); downloaded there when online.")
+EXECUTOR_OPTIONS = [
+    click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True),
+    click.option("--profile", default="local", show_default=True,
+                 help="Slurm profile: a name in slurm/profiles/ or a path to a .toml."),
+    click.option("--wait/--no-wait", default=True, show_default=True, help="Slurm: follow the job array."),
+]
+
+
+def executor_options(f):
+    for option in reversed(EXECUTOR_OPTIONS):
+        f = option(f)
+    return f
 
 
 class Group(click.Group):
@@ -28,14 +46,30 @@ class Group(click.Group):
             ctx.exit(2)
 
 
+def _version() -> str:
+    from ignbench import __version__
+
+    return __version__
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """ignbench: reproduce the tables and figures of IGN (ICLR 2024) and NAIGN (ECAI 2025)."""
+@click.version_option(_version(), prog_name="ignbench")
+@click.option("--spec-dir", "spec_dirs", multiple=True, type=click.Path(path_type=Path),
+              help="A folder of your own specs (*.toml), searched before the shipped ones; repeatable. "
+                   "Also: IGNBENCH_SPEC_PATH=dir1:dir2.")
+def main(spec_dirs: tuple[Path, ...]) -> None:
+    """ignbench: reproduce the tables, figures and claims of IGN (ICLR 2024) and NAIGN (ECAI 2025).
+
+    An EXPERIMENT is a spec name (`ignbench list`) or a path to a spec file.
+    """
+    from ignbench.resources import set_cli_spec_dirs
+
+    set_cli_spec_dirs(list(spec_dirs))
 
 
 @main.command("list")
 def list_cmd() -> None:
-    """List the experiments (benchmarks/*.toml) with their presets."""
+    """List the experiments with their presets and number of claims."""
     from ignbench.spec import available_experiments, load_spec
 
     names = available_experiments()
@@ -43,92 +77,179 @@ def list_cmd() -> None:
     for name in names:
         spec = load_spec(name)
         shared = f"  (reports the runs of {spec.runs_of})" if spec.runs_of != spec.name else ""
-        click.echo(f"{name:<{width}}{spec.title}  [presets: {', '.join(spec.preset_names())}]{shared}")
+        click.echo(f"{name:<{width}}{spec.title}  [presets: {', '.join(spec.preset_names())}; "
+                   f"{len(spec.claims)} claims]{shared}")
 
 
-@main.command()
-@click.argument("experiment")
-@click.option("--preset", default=None, help="paper (default), cpu or smoke: sizes only, never the method.")
-@click.option("--seeds", type=int, default=None, help="Number of seeds (default: the spec's).")
-@click.option("--executor", type=click.Choice(["local", "slurm"]), default="local", show_default=True)
-@click.option("--profile", default="local", show_default=True, help="Slurm profile (slurm/profiles/NAME.toml).")
-@click.option("--data-root", type=click.Path(path_type=Path), default=None,
-              help="Folder holding MNIST (MNIST/raw); downloaded there when online.")
-@click.option("--force", is_flag=True, help="Redo every run, finished or not (old results are deleted).")
-@click.option("--retry-failed", is_flag=True, help="Redo failed, cancelled, timed-out and OOM runs.")
-@click.option("--dry-run", is_flag=True, help="Show the plan and its estimated cost; run nothing.")
-@click.option("--wait/--no-wait", default=True, show_default=True, help="Slurm: follow the job array.")
-@click.option("--checkpoint-every", type=int, default=500, show_default=True, help="Steps between checkpoints.")
-@INCEPTION_OPTION
-@STORE_OPTION
-def run(experiment: str, preset: str | None, seeds: int | None, executor: str, profile: str,
-        data_root: Path | None, force: bool, retry_failed: bool, dry_run: bool, wait: bool,
-        checkpoint_every: int, inception_weights: Path | None, store_root: Path) -> None:
-    """Train and evaluate every run of EXPERIMENT that is not finished yet."""
+@main.command("show-config")
+def show_config() -> None:
+    """The reference of spec keys: every run field (group, type, default, meaning), then the spec's tables."""
+    from ignbench.claims import CLAIM_KEYS, KINDS
+    from ignbench.config import describe_fields
+    from ignbench.spec import EXPERIMENT_KEYS, TOP_LEVEL
+
+    click.echo("Run fields ([config], [per_method.<method>], [presets.<name>], [sweep]); training fields make the run "
+               "id, evaluation fields the evaluation id:\n")
+    rows = [("field", "group", "type", "default", "meaning"), *describe_fields()]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row[:4], widths, strict=True)) + "  " + row[4])
+    click.echo(f"\nSpec tables: {', '.join(sorted(TOP_LEVEL))}")
+    click.echo(f"[experiment] keys: {', '.join(sorted(EXPERIMENT_KEYS))}")
+    click.echo("[per_method.<method>] also takes recipe = \"listing\" or \"appendix\" (IGN's two recipes); "
+               "[presets.<name>] also takes seeds")
+    click.echo(f"[[claims]] keys: {', '.join(sorted(CLAIM_KEYS))}; kinds: {', '.join(KINDS)} "
+               "(see `python -c 'import ignbench.claims; help(ignbench.claims)'`)")
+
+
+def _plans(experiments: tuple[str, ...], preset: str | None, seeds: int | None, store, force: bool = False,
+           retry_failed: bool = False) -> list:
     from ignbench import plan as planning
     from ignbench.spec import load_spec
-    from ignbench.store import Store
 
     if seeds is not None and seeds <= 0:
         raise UserError(f"--seeds must be a positive integer, got {seeds}")
+    plans = []
+    for experiment in experiments:
+        spec = load_spec(experiment)
+        plans.append(planning.make_plan(spec, preset or spec.default_preset, seeds, store, force, retry_failed))
+    return plans
+
+
+@main.command()
+@click.argument("experiments", nargs=-1, required=True)
+@PRESET_OPTION
+@SEEDS_OPTION
+@executor_options
+@DATA_OPTION
+@click.option("--force", is_flag=True, help="Redo every run, finished or not (old results are deleted).")
+@click.option("--retry-failed", is_flag=True,
+              help="Redo failed, cancelled, timed-out and OOM runs (a run with no readable checkpoint restarts).")
+@click.option("--dry-run", is_flag=True, help="Show the plan and its cost measured on this machine; run nothing.")
+@click.option("--checkpoint-every", type=int, default=500, show_default=True, help="Steps between checkpoints.")
+@INCEPTION_OPTION
+@STORE_OPTION
+def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, executor: str, profile: str,
+        wait: bool, data_root: Path | None, force: bool, retry_failed: bool, dry_run: bool, checkpoint_every: int,
+        inception_weights: Path | None, store_root: Path) -> None:
+    """Train and evaluate every run of the EXPERIMENTS that is not finished yet.
+
+    EXPERIMENTS are spec names (`ignbench list`), paths to spec files, or names in your --spec-dir folders.
+    Low-dimensional runs that share a shape train together as one stacked ensemble, across experiments too.
+    Exit code 1 when a run failed; a diverged run is a result (exit 0).
+    """
+    from ignbench.store import Store
+
     if checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be positive, got {checkpoint_every}")
-    spec = load_spec(experiment)
-    preset = preset or spec.default_preset
     store = Store(store_root)
-    plan = planning.make_plan(spec, preset, seeds, store, force, retry_failed)
+    plans = _plans(experiments, preset, seeds, store, force, retry_failed)
+    todo = _unique(cfg for p in plans for cfg in p.todo)
+    if executor == "slurm":
+        _check_slurm(profile)
     if not dry_run:
-        _check_data(plan.todo, data_root)
-        _check_fid(plan.todo, inception_weights)
-    _print_plan(plan, executor)
-    if dry_run or not plan.todo:
+        store.check_writable()
+        _check_data(todo, data_root)
+        _check_fid(todo, inception_weights)
+    _print_plans(plans, todo, executor)
+    if dry_run or not todo:
         return
-    _warn_if_paper_on_cpu(preset, executor, spec.name)
+    _warn_if_paper_on_cpu(plans, executor)
     if force:
-        planning.reset_forced(plan, store)
+        from ignbench.plan import reset_forced
+
+        for p in plans:
+            reset_forced(p, store)
+    results = _execute(todo, store, executor, profile, wait, data_root, checkpoint_every, retry_failed, False)
+    _finish(results, experiments)
+
+
+def _unique(cfgs) -> list:
+    seen, out = set(), []
+    for cfg in cfgs:
+        if (cfg.experiment, cfg.run_id) not in seen:
+            seen.add((cfg.experiment, cfg.run_id))
+            out.append(cfg)
+    return out
+
+
+def _execute(todo: list, store, executor: str, profile: str, wait: bool, data_root: Path | None,
+             checkpoint_every: int, restart_corrupt: bool, evaluate_only: bool) -> dict[str, str] | None:
     if executor == "local":
-        from ignbench.launch.local import run_local
+        from ignbench.train import run_runs
 
-        results = run_local(plan.todo, store, data_root, checkpoint_every)
-        from ignbench.store import count_states
+        return run_runs(todo, store, data_root, checkpoint_every, restart_corrupt=restart_corrupt,
+                        evaluate_only=evaluate_only)
+    from ignbench.launch.slurm import submit
 
-        click.echo(f"finished: {count_states(results.values())}")
-    else:
-        from ignbench.launch.slurm import submit
-
-        submit(plan.todo, store, profile, data_root, checkpoint_every, wait)
+    return submit(todo, store, profile, data_root, checkpoint_every, wait, restart_corrupt, evaluate_only)
 
 
-def _print_plan(plan, executor: str) -> None:
-    """Every run still to do, with a rough cost measured on this machine's device."""
-    from ignbench.plan import estimate_seconds, human_duration
+def _finish(results: dict[str, str] | None, experiments: tuple[str, ...]) -> None:
+    """Summarise; exit 1 when a run failed (a diverged run is a result, not a failure)."""
+    from ignbench.store import FAILED, State, count_states
+    from ignbench.train import HELD
+
+    if results is None:  # submitted without waiting
+        return
+    click.echo(f"finished: {count_states(results.values())}")
+    states = list(results.values())
+    names = " ".join(experiments)
+    if State.DIVERGED in states:
+        click.echo(f"note: {states.count(State.DIVERGED)} run(s) diverged (a non-finite loss); that is a result, "
+                   "and the report marks them")
+    if HELD in states:
+        click.echo(f"note: {states.count(HELD)} run(s) are being worked on by another process; "
+                   f"`ignbench status {names}` follows them")
+    failed = [s for s in states if s in FAILED]
+    if failed:
+        click.echo(f"error: {len(failed)} run(s) failed; `ignbench status {names}` shows why, "
+                   "`--retry-failed` redoes them", err=True)
+        sys.exit(1)
+
+
+def _print_plans(plans: list, todo: list, executor: str) -> None:
+    """Every run still to do, with its cost measured on this machine (stacked runs are costed as their stack)."""
+    from ignbench.methods import METHODS
+    from ignbench.plan import estimate, human_duration
+    from ignbench.store import count_states
     from ignbench.train import pick_device
 
-    device = str(pick_device())
-    from ignbench.store import count_states
-
-    shared = f" (the runs of {plan.spec.runs_of})" if plan.spec.runs_of != plan.spec.name else ""
-    click.echo(f"{plan.spec.name} [{plan.preset}]: {len(plan.runs)} runs{shared} "
-               f"({count_states(plan.states.values())}); {len(plan.todo)} to do")
+    for p in plans:
+        shared = f" (the runs of {p.spec.runs_of})" if p.spec.runs_of != p.spec.name else ""
+        click.echo(f"{p.spec.name} [{p.preset}]: {len(p.runs)} runs{shared} ({count_states(p.states.values())}); "
+                   f"{len(p.todo)} to do")
+    if not todo:
+        return
     total = 0.0
-    for cfg in plan.todo:
-        seconds = estimate_seconds(cfg, device)
+    for group, seconds in estimate(todo):
         total += seconds
-        extra = f" M={cfg.resolved_imle_m}" if cfg.method != "ign" else ""
-        click.echo(f"  {cfg.run_id}  {cfg.method:<7} {cfg.dataset:<12} seed {cfg.seed}  "
-                   f"{cfg.steps} steps x batch {cfg.batch_size}{extra}  ~{human_duration(seconds)}")
-    if plan.todo:
-        note = "; cluster GPUs: see REPRODUCE.md for GPU-hours" if executor == "slurm" else ""
-        click.echo(f"estimated cost: ~{human_duration(total)} on this machine's {device} "
-                   f"(rough: forward passes x measured per-sample time{note})")
+        cfg = group[0]
+        extra = f" M={cfg.resolved_imle_m}" if METHODS[cfg.method].imle else ""
+        what = (f"{cfg.run_id}  {cfg.method:<7} {cfg.dataset:<12} seed {cfg.seed}" if len(group) == 1 else
+                f"{len(group)} runs stacked: {cfg.method:<7} {', '.join(sorted({c.dataset for c in group}))}, "
+                f"seeds {', '.join(map(str, sorted({c.seed for c in group})))}")
+        click.echo(f"  {what}  {cfg.steps} steps x batch {cfg.batch_size}{extra}  ~{human_duration(seconds)}")
+    note = " (a cluster runs the groups in parallel: see REPRODUCE.md for GPU-hours)" if executor == "slurm" else ""
+    click.echo(f"estimated cost: ~{human_duration(total)} on this machine's {pick_device()} "
+               f"(calibrated by timing real steps here){note}")
 
 
-def _warn_if_paper_on_cpu(preset: str, executor: str, name: str) -> None:
+def _warn_if_paper_on_cpu(plans: list, executor: str) -> None:
     import torch
 
-    if preset == "paper" and executor == "local" and not torch.cuda.is_available():
+    paper = [p.spec.name for p in plans if p.preset == "paper"]
+    if paper and executor == "local" and not torch.cuda.is_available():
         click.echo(f"warning: the paper preset on CPU takes days; for a laptop-sized version run "
-                   f"`ignbench run {name} --preset cpu`", err=True)
+                   f"`ignbench run {' '.join(paper)} --preset cpu`", err=True)
+
+
+def _check_slurm(profile: str) -> None:
+    """A bad profile, or no cluster, stops the command before anything is printed or written."""
+    from ignbench.launch.profile import load_profile
+    from ignbench.launch.slurm import check_cluster
+
+    check_cluster(load_profile(profile))
 
 
 def _check_fid(runs, weights: Path | None) -> None:
@@ -144,41 +265,53 @@ def _check_fid(runs, weights: Path | None) -> None:
 
 
 def _check_data(runs, data_root: Path | None) -> None:
-    """Fail before writing anything if a dataset is missing."""
+    """Fail before writing anything if a dataset is missing or too small for a run."""
     from ignbench.data import load_data
 
     seen = set()
     for cfg in runs:
-        if cfg.dataset not in seen:
-            seen.add(cfg.dataset)
+        key = (cfg.dataset, cfg.image_size, cfg.batch_size)
+        if key not in seen:
+            seen.add(key)
             load_data(cfg, data_root)
 
 
 @main.command()
-@click.argument("experiment")
-@click.option("--preset", default=None, help="paper (default), cpu or smoke.")
-@click.option("--seeds", type=int, default=None, help="Number of seeds (default: the spec's).")
-@click.option("--data-root", type=click.Path(path_type=Path), default=None, help="Folder holding MNIST.")
+@click.argument("experiments", nargs=-1, required=True)
+@PRESET_OPTION
+@SEEDS_OPTION
+@executor_options
+@DATA_OPTION
+@click.option("--checkpoint-every", type=int, default=500, hidden=True)
 @INCEPTION_OPTION
 @STORE_OPTION
-def evaluate(experiment: str, preset: str | None, seeds: int | None, data_root: Path | None,
-             inception_weights: Path | None, store_root: Path) -> None:
-    """Re-evaluate EXPERIMENT's finished runs from their checkpoints (no retraining)."""
-    from tqdm.auto import tqdm
+def evaluate(experiments: tuple[str, ...], preset: str | None, seeds: int | None, executor: str, profile: str,
+             wait: bool, data_root: Path | None, checkpoint_every: int, inception_weights: Path | None,
+             store_root: Path) -> None:
+    """Score the finished runs of EXPERIMENTS again from their final checkpoints (no training).
 
-    from ignbench.spec import load_spec
-    from ignbench.store import Store
-    from ignbench.train import reevaluate_run
+    Evaluation settings that differ from a run's earlier ones add an evaluation beside the old one (its own
+    evaluation id); the same settings replace it. Locally or on Slurm, with the same status handling as `run`.
+    """
+    from ignbench.store import State, Store
 
-    spec = load_spec(experiment)
     store = Store(store_root)
-    runs = [c for c in spec.expand(preset or spec.default_preset, seeds) if store.state(c) == "done"]
+    plans = _plans(experiments, preset, seeds, store)
+    if executor == "slurm":
+        _check_slurm(profile)
+    runs = _unique(cfg for p in plans for cfg in p.runs if store.state(cfg) == State.DONE)
     if not runs:
-        raise UserError(f"no finished runs of {experiment} to evaluate in {store_root}")
+        raise UserError(f"no finished runs of {' '.join(experiments)} to evaluate in {store_root}")
+    store.check_writable()
+    _check_data(runs, data_root)
     _check_fid(runs, inception_weights)
-    for cfg in tqdm(runs, desc="evaluating", unit="run"):
-        reevaluate_run(cfg, store, data_root)
-    click.echo(f"re-evaluated {len(runs)} run(s)")
+    for cfg in runs:  # a damaged store stops here, before anything is written
+        state, notes = store.run_dir(cfg).load_checkpoint("cpu")
+        if state is None or state["step"] != cfg.steps:
+            raise UserError(notes[0] if notes else f"{store.run_dir(cfg).checkpoint}: no final checkpoint to "
+                            "evaluate (rerun the run with --force)")
+    click.echo(f"evaluating {len(runs)} finished run(s)")
+    _finish(_execute(runs, store, executor, profile, wait, data_root, checkpoint_every, False, True), experiments)
 
 
 @main.command()
@@ -186,13 +319,14 @@ def evaluate(experiment: str, preset: str | None, seeds: int | None, data_root: 
 @click.option("--preset", default=None, help="Only this preset (default: all).")
 @STORE_OPTION
 def status(experiment: str, preset: str | None, store_root: Path) -> None:
-    """Show the state of every run of EXPERIMENT (merged with Slurm's view for submitted runs)."""
+    """Every stored run of EXPERIMENT: state (live, from its lock's heartbeat), step, Slurm job, error."""
     from ignbench.spec import load_spec
     from ignbench.status import status_rows
     from ignbench.store import Store
 
-    name = experiment if experiment in Store(store_root).experiments() else load_spec(experiment).runs_of
-    rows = status_rows(name, preset, Path(store_root))
+    store = Store(store_root)
+    name = experiment if experiment in store.experiments() else load_spec(experiment).runs_of
+    rows = status_rows(name, preset, store)
     if not rows:
         click.echo(f"no runs of {experiment} in {store_root}; start with `ignbench run {experiment}`")
         return
@@ -201,40 +335,106 @@ def status(experiment: str, preset: str | None, store_root: Path) -> None:
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
+def _report_targets(experiment: str | None, preset: str | None, store) -> list[tuple]:
+    """(spec, preset) pairs to report: the named one, or every spec x preset with planned runs in the store."""
+    from ignbench.spec import available_experiments, load_spec
+
+    specs = [load_spec(experiment)] if experiment else [load_spec(n) for n in available_experiments()]
+    targets = []
+    for spec in specs:
+        presets = [preset] if preset else spec.preset_names()
+        for p in presets:
+            if p not in spec.presets:
+                raise UserError(f"{spec.path.name}: unknown preset {p!r} (available: {', '.join(spec.presets)})")
+            if any(store.run_dir(cfg).status.exists() for cfg in spec.expand(p)):
+                targets.append((spec, p))
+    return targets
+
+
 @main.command()
 @click.argument("experiment", required=False)
-@click.option("--preset", default=None, help="Only this preset (default: every preset with results).")
+@PRESET_OPTION
+@SEEDS_OPTION
 @click.option("--out", "out_root", type=click.Path(path_type=Path), default=Path("results/reports"),
-              show_default=True, help="Where tables, figures and index.html go.")
+              show_default=True, help="Report folder: <out>/<preset>/ tables and figures, <out>/index.html.")
+@click.option("--unplanned", is_flag=True, help="Also list stored runs of the experiment outside the plan.")
 @STORE_OPTION
-def report(experiment: str | None, preset: str | None, out_root: Path, store_root: Path) -> None:
-    """Tables (Markdown to stdout; CSV, LaTeX) and figures (PNG, HTML) from the run store."""
-    from ignbench.report import presets_with_results, render_markdown, report_experiment
-    from ignbench.report.html import write_html
-    from ignbench.spec import available_experiments, load_spec
+def report(experiment: str | None, preset: str | None, seeds: int | None, out_root: Path, unplanned: bool,
+           store_root: Path) -> None:
+    """Tables (Markdown to stdout; CSV, LaTeX), the claims' scorecard, figures (PNG) and index.html.
+
+    Only the runs of the plan (spec x preset x seeds) are reported; every cell says how many finished of how many
+    were planned, and how many diverged or failed. index.html gathers every experiment reported into --out whose
+    runs are in the store, with all verdicts on top.
+    """
+    from ignbench.report import render_markdown, report_experiment
     from ignbench.store import Store
 
     store = Store(store_root)
-    names = [experiment] if experiment else available_experiments()
-    sections = []
-    for name in names:
+    targets = _report_targets(experiment, preset, store)
+    if not targets:
+        hint = experiment or "table1"
+        raise UserError(f"no runs of {experiment or 'any experiment'}{f' at preset {preset}' if preset else ''} in "
+                        f"{store_root}; produce them with `ignbench run {hint} --preset cpu`")
+    for spec, p in targets:
+        section = report_experiment(spec, p, seeds, store, out_root)
+        click.echo(render_markdown(section))
+        if unplanned:
+            _echo_unplanned(spec, p, seeds, store)
+    index = _write_index(out_root, store)
+    click.echo(f"wrote {index} and tables/figures under {out_root}/<preset>/")
+
+
+def _write_index(out_root: Path, store) -> Path:
+    """index.html over every fragment in out_root whose experiment x preset still has runs in the store."""
+    from ignbench.report.html import write_index
+    from ignbench.spec import available_experiments, load_spec
+
+    entries = []
+    for name in available_experiments():
         spec = load_spec(name)
-        presets = [preset] if preset else presets_with_results(spec, store)
-        if experiment and not presets:
-            raise UserError(f"no finished runs of {name} in {store_root}; "
-                            f"produce them with `ignbench run {name} --preset cpu`")
-        for p in presets:
-            if p not in spec.presets:
-                raise UserError(f"{spec.path.name}: unknown preset {p!r}")
-            section = report_experiment(spec, p, store, out_root)
-            sections.append(section)
-            click.echo(render_markdown(section))
-    if not sections:
-        raise UserError(f"no results in {store_root}; run an experiment first, e.g. "
-                        f"`ignbench run table1 --preset cpu`")
-    page = out_root / ("index.html" if not experiment else f"{experiment}.html")
-    write_html(sections, page)
-    click.echo(f"wrote {page} and tables/figures under {out_root}/<preset>/")
+        for p in spec.preset_names():
+            if (out_root / p / f"{name}.section.html").exists() and \
+                    any(store.run_dir(cfg).status.exists() for cfg in spec.expand(p)):
+                entries.append((name, p))
+    return write_index(out_root, entries)
+
+
+def _echo_unplanned(spec, preset: str, seeds: int | None, store) -> None:
+    from ignbench.results import unplanned_runs
+
+    planned = {cfg.run_id for cfg in spec.expand(preset, seeds)}
+    extra = unplanned_runs(spec.runs_of, planned, store)
+    click.echo(f"stored runs of {spec.runs_of} outside this plan: {len(extra)}")
+    for run_id, config, state in extra:
+        click.echo(f"  {run_id}  {config.get('preset')}  {config.get('method')}  {config.get('dataset')}  "
+                   f"seed {config.get('seed')}  {state}")
+
+
+@main.command()
+@click.argument("experiment", required=False)
+@PRESET_OPTION
+@SEEDS_OPTION
+@STORE_OPTION
+def verdict(experiment: str | None, preset: str | None, seeds: int | None, store_root: Path) -> None:
+    """Print every claim's verdict (reproduced / contradicted / inconclusive / insufficient) from the store."""
+    from ignbench.report.scorecard import decisions_for, scorecard, verdict_counts
+    from ignbench.report.tables import to_markdown
+    from ignbench.results import curves_frame, results_frame
+    from ignbench.store import Store
+
+    store = Store(store_root)
+    targets = [(s, p) for s, p in _report_targets(experiment, preset, store) if s.claims]
+    if not targets:
+        raise UserError(f"no runs with claims of {experiment or 'any experiment'} in {store_root}")
+    for spec, p in targets:
+        runs = spec.expand(p, seeds)
+        results, curves = results_frame(runs, store), curves_frame(runs, store)
+        table = scorecard(spec, p, decisions_for(spec, results, curves))
+        click.echo(f"### {spec.name} [{p}]: {verdict_counts(table)}\n")
+        shown = table[["Claim", "BN mode", "Paper", "Ours", "Difference [90% CI]", "p", "Detectable", "n",
+                       "Verdict", "Mode-sensitive"]]
+        click.echo(to_markdown(shown) + "\n")
 
 
 @main.group()
@@ -244,7 +444,7 @@ def fld() -> None:
 
 @fld.command("train")
 @click.option("--dataset", type=click.Choice(["mnist-5k", "mnist"]), default="mnist-5k", show_default=True)
-@click.option("--data-root", type=click.Path(path_type=Path), default=None)
+@DATA_OPTION
 @click.option("--epochs", type=int, default=15, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("lenet5.pt"), show_default=True)
 def fld_train(dataset: str, data_root: Path | None, epochs: int, out: Path) -> None:
@@ -254,6 +454,8 @@ def fld_train(dataset: str, data_root: Path | None, epochs: int, out: Path) -> N
     from ignbench.data.images import load_labelled
     from ignbench.metrics.lenet import accuracy, sha256, train_lenet
 
+    if epochs <= 0:
+        raise UserError(f"--epochs must be positive, got {epochs}")
     train_x, train_y, test_x, test_y = load_labelled(dataset, 32, data_root)
     model = train_lenet(train_x, train_y, epochs=epochs)
     torch.save(model.state_dict(), out)
@@ -262,26 +464,15 @@ def fld_train(dataset: str, data_root: Path | None, epochs: int, out: Path) -> N
 
 @fld.command("sanity")
 @click.option("--dataset", type=click.Choice(["mnist-5k", "mnist"]), default="mnist-5k", show_default=True)
-@click.option("--data-root", type=click.Path(path_type=Path), default=None)
+@DATA_OPTION
 @click.option("--weights", type=click.Path(path_type=Path, exists=True), default=None,
               help="LeNet weights (default: the shipped, sha256-pinned ones).")
 def fld_sanity(dataset: str, data_root: Path | None, weights: Path | None) -> None:
     """FLD(test, test), FLD(train, test) and FLD(noise, test): the checks REPRODUCE.md quotes."""
-    import torch
+    from ignbench.metrics.fld import sanity_values
 
-    from ignbench.data.images import load_labelled
-    from ignbench.metrics.fld import lenet_features
-    from ignbench.metrics.frechet import frechet_distance_features
-
-    train_x, _, test_x, _ = load_labelled(dataset, 32, data_root)
-    n = min(len(test_x), 10000)
-    test_f = lenet_features(test_x[:n], weights)
-    g = torch.Generator().manual_seed(0)
-    train_subset = train_x[torch.randperm(len(train_x), generator=g)[:n]]  # mnist-5k is sorted by class
-    noise = torch.randn(n, 1, 32, 32, generator=g).clamp(-1, 1)
-    for label, images in (("test", test_x[:n]), ("train", train_subset), ("noise", noise)):
-        value = frechet_distance_features(lenet_features(images, weights), test_f)
-        click.echo(f"FLD({label}, test) = {value:.3f}   [{dataset}, n = {n}]")
+    for name, value, n in sanity_values(dataset, data_root, weights):
+        click.echo(f"FLD({name}, test) = {value:.3f}   [{dataset}, n = {n}]")
 
 
 if __name__ == "__main__":

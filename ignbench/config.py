@@ -1,8 +1,9 @@
-"""RunConfig: every setting that defines one training + evaluation run, and nothing else.
+"""RunConfig: every setting that defines one run, split into what trains the model and what evaluates it.
 
-Two runs with equal RunConfigs are the same run (same run id), wherever they execute. Fields added after runs
-were first stored (LATE_FIELDS) enter the run id only when set away from their default, so adding a field never
-orphans the runs already in a store.
+Identity (as exca's uid): a run's id is the hash of its *training* fields that differ from their defaults, so a
+field added later with a default never orphans stored runs. Its evaluation id is the hash of the *evaluation*
+fields that differ from their defaults: re-scoring with other settings adds an evaluation beside the old one
+instead of overwriting it. `ignbench show-config` prints every field with its group, default and meaning.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from ignbench.checks import require_type, type_ok
 from ignbench.errors import UserError
 
-METHODS = ("ign", "naign", "naign-")
 IMAGE_DATASETS = ("mnist", "mnist-5k")
 TOY_DATASETS = ("trimodal", "2moons", "8gaussians", "grids", "fuzzy-2moons")
 DATASETS = IMAGE_DATASETS + TOY_DATASETS
@@ -24,10 +25,11 @@ DISTANCES = ("l1", "l2", "mse")
 PRIORS = ("gaussian", "fft")
 OPTIMIZERS = ("adam", "adamw")
 EVAL_KINDS = ("generation", "lowdim")
-BN_MODES = ("train", "eval")
+
+TRAIN, EVAL = "train", "eval"
 
 # Named IGN recipes (DESIGN.md §3). "listing": Source Code 1 of the IGN paper (used for MNIST there).
-# "appendix": IGN Appendix C, Table 1 (CelebA). A spec selects one with `ign_recipe` and may override fields.
+# "appendix": IGN Appendix C, Table 1 (CelebA). A spec selects one with `recipe` and may override fields.
 IGN_RECIPES: dict[str, dict[str, Any]] = {
     "listing": {"distance": "mse", "w_rec": 1.0, "w_idem": 1.0, "w_tight": 0.1, "tight_clamp": 0.0},
     "appendix": {
@@ -37,44 +39,75 @@ IGN_RECIPES: dict[str, dict[str, Any]] = {
 }
 
 
+def _f(default: Any, doc: str, group: str = TRAIN) -> Any:
+    """A documented field; lists get a fresh copy per instance."""
+    meta = {"doc": doc, "group": group}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def _required(doc: str) -> Any:
+    return field(metadata={"doc": doc, "group": TRAIN})
+
+
 @dataclass(frozen=True)
 class RunConfig:
-    """One run. Field docs double as the spec reference (see `ignbench show-config`)."""
+    """One run: training fields define the model, evaluation fields how it is scored."""
 
-    experiment: str
-    preset: str
-    method: str
-    dataset: str
-    seed: int
-    steps: int
-    batch_size: int
-    lr: float = 1e-4
-    optimizer: str = "adamw"
-    betas: list = field(default_factory=lambda: [0.9, 0.999])
-    weight_decay: float = 0.01
-    image_size: int = 32
-    model_width: int = 64
-    latent_dim: int = 512
-    hidden: int = 512
-    prior: str = "gaussian"
-    distance: str = "l1"
-    w_rec: float = 1.0
-    w_idem: float = 1.0
-    w_tight: float = 0.1
-    tight_clamp: float = 0.0
-    imle_m: int = 0
-    imle_m_factor: float = 10.0
-    imle_chunk: int = 1024
-    replay_prob: float = 0.5
-    replay_capacity: int = 16
-    warmup_steps: int = 0
-    eval_kind: str = "generation"
-    eval_n_samples: int = 10000
-    eval_n_real: int = 10000
-    eval_bn_mode: str = "eval"
-    curve_every: int = 0  # FLD of f(z) every this many steps (NAIGN Figs 4 and 9); 0 = off
-    curve_n_samples: int = 1000  # samples (and test images) per point of that curve
-    eval_fid: bool = False  # also FID (InceptionV3 features) of f(z) and f(f(z)); needs the Inception weights
+    experiment: str = _required("experiment name: the store folder the run lives in")
+    preset: str = _required("preset the run was expanded from (paper, cpu, smoke, ...)")
+    method: str = _required("ign, naign or naign- (NAIGN without the idempotence term)")
+    dataset: str = _required("mnist, mnist-5k (offline 5k MNIST), trimodal, 2moons, 8gaussians, grids, fuzzy-2moons")
+    seed: int = _required("training seed (weights, batches, noise)")
+    steps: int = _required("optimisation steps")
+    batch_size: int = _required("mini-batch size N")
+    lr: float = _f(1e-4, "learning rate")
+    optimizer: str = _f("adamw", "adamw (NAIGN) or adam (IGN appendix)")
+    betas: list = _f([0.9, 0.999], "Adam(W) betas")
+    weight_decay: float = _f(0.01, "AdamW weight decay (ignored by adam)")
+    image_size: int = _f(32, "image side: 28, 32 or 64")
+    model_width: int = _f(64, "DCGAN base width (channels of the first conv)")
+    latent_dim: int = _f(512, "DCGAN code size")
+    hidden: int = _f(512, "MLP hidden units (3 hidden layers)")
+    prior: str = _f("gaussian", "noise prior p_Z: gaussian, or fft (IGN's Fourier-statistics prior, images)")
+    distance: str = _f("l1", "loss distance: l1 (mean |.|), l2 (Euclidean norm) or mse")
+    w_rec: float = _f(1.0, "IGN weight of the reconstruction term")
+    w_idem: float = _f(1.0, "IGN weight of the idempotence term")
+    w_tight: float = _f(0.1, "IGN weight of the tightness term")
+    tight_clamp: float = _f(0.0, "IGN tight clamp ratio a (Eq. 14); 0 = no clamp")
+    imle_m: int = _f(0, "IMLE candidates M (0: use imle_m_factor x batch_size)")
+    imle_m_factor: float = _f(10.0, "M as a multiple of the batch size")
+    imle_chunk: int = _f(1024, "candidates per no-grad search chunk (changes the draw order, hence results)")
+    replay_prob: float = _f(0.5, "probability of drawing a stored (x, z*) pair instead of searching")
+    replay_capacity: int = _f(16, "mini-batch pairs kept in the replay buffer")
+    warmup_steps: int = _f(0, "NAIGN steps with the reconstruction term only (FFHQ-100)")
+    autocast_bf16: bool = _f(False, "train under bf16 autocast (a GPU speed option; off: the papers' float32)")
+    curve_every: int = _f(0, "record key metrics every this many steps (FLD curve, NAIGN Figs 4, 9); 0 = off")
+    curve_n_samples: int = _f(1000, "samples (and real points) per point of that curve")
+    eval_kind: str = _f("generation", "generation (images) or lowdim (1D/2D data)", EVAL)
+    eval_n_samples: int = _f(10000, "generated samples scored at the end", EVAL)
+    eval_n_real: int = _f(10000, "real test points scored against (the first n of the test split)", EVAL)
+    eval_seed: int = _f(10000, "seed of the evaluation noise z (plus the run's seed)", EVAL)
+    eval_batch: int = _f(500, "batch size of f at evaluation (BatchNorm in train mode sees batches this size)",
+                         EVAL)
+    eval_fid: bool = _f(False, "also FID (InceptionV3) of f(z), f(f(z)); needs the Inception weights", EVAL)
+    prdc_k: int = _f(5, "nearest neighbours k of Coverage/Density", EVAL)
+    fk_steps: list = _f([1, 2, 3, 5, 10, 20, 50, 100, 200], "k of the f^k(z) stability measures (IGN Fig. 16)",
+                        EVAL)
+    fk_samples: int = _f(500, "samples iterated for the f^k(z) measures", EVAL)
+    degradation_seed: int = _f(20000, "seed of the degraded test set (same images for every run)", EVAL)
+    blur_sigma: float = _f(1.0, "Gaussian blur sigma of Table 2 (kernel 2*ceil(3 sigma)+1)", EVAL)
+    noise_sigma: float = _f(1.0, "Gaussian noise sigma of Table 2, in [-1, 1] units", EVAL)
+    salt_pepper_fraction: float = _f(0.2, "pixels corrupted by salt and pepper", EVAL)
+    line_prob: float = _f(0.2, "probability that a row (column) is deleted", EVAL)
+    mode_share: float = _f(0.25, "a mode is covered with this share of its fair number of samples within 3 sigma",
+                           EVAL)
+    coverage_radius: float = _f(0.1, "radius of coverage_r: share of real points with a sample within it (toy data)",
+                                EVAL)
+    grid_points: int = _f(10000, "drift-vs-distance grid: n points in 1D, sqrt(n) per axis in 2D", EVAL)
+    near_threshold: float = _f(1.0, "drift_near: grid points within this distance of the manifold", EVAL)
+    projection_points: int = _f(441, "points of the projection-map figure (sqrt(n) per axis in 2D)", EVAL)
 
     @property
     def resolved_imle_m(self) -> int:
@@ -82,22 +115,36 @@ class RunConfig:
         return self.imle_m if self.imle_m > 0 else int(round(self.imle_m_factor * self.batch_size))
 
     @property
+    def image(self) -> bool:
+        return self.dataset in IMAGE_DATASETS
+
+    @property
     def run_id(self) -> str:
-        """Content hash of the resolved config: the run's identity in the store and on the cluster."""
-        hashed = {k: v for k, v in self.to_dict().items() if LATE_FIELDS.get(k, MISSING) != v}
-        blob = json.dumps(hashed, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+        """The run's identity in the store and on the cluster: hash of its non-default training fields."""
+        return _digest(self.to_dict(), TRAIN)
+
+    @property
+    def eval_id(self) -> str:
+        """The identity of its evaluation: hash of the non-default evaluation fields."""
+        return _digest(self.to_dict(), EVAL)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def replace(self, **changes: Any) -> RunConfig:
+        return dataclasses.replace(self, **changes)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> RunConfig:
+        if not isinstance(data, dict):
+            raise UserError(f"{source}: a run config must be a table, got {type(data).__name__}")
         check_keys(data, source)
         missing = [f.name for f in fields(cls) if f.name not in data and _is_required(f)]
         if missing:
             raise UserError(f"{source}: missing required field(s) {', '.join(missing)}")
-        cfg = cls(**data)
+        for name, value in data.items():
+            check_type(name, value, source)
+        cfg = cls(**coerce_floats(data))
         cfg.validate(source)
         return cfg
 
@@ -105,62 +152,109 @@ class RunConfig:
         """Raise UserError naming the first bad field."""
         for f in fields(self):
             check_type(f.name, getattr(self, f.name), source)
+        from ignbench.methods import METHODS
+
         choices = {
-            "method": METHODS, "dataset": DATASETS, "distance": DISTANCES, "prior": PRIORS,
-            "optimizer": OPTIMIZERS, "eval_kind": EVAL_KINDS, "eval_bn_mode": BN_MODES,
+            "method": tuple(METHODS), "dataset": DATASETS, "distance": DISTANCES, "prior": PRIORS,
+            "optimizer": OPTIMIZERS, "eval_kind": EVAL_KINDS,
         }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
-                raise UserError(
-                    f"{source}: {name} = {getattr(self, name)!r} is not one of {', '.join(allowed)}"
-                )
-        positive = ("steps", "batch_size", "eval_n_samples", "eval_n_real", "imle_chunk", "hidden",
-                    "model_width", "latent_dim", "image_size", "replay_capacity", "curve_n_samples")
+                raise UserError(f"{source}: {name} = {getattr(self, name)!r} is not one of {', '.join(allowed)}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            values = value if isinstance(value, list) else [value]
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise UserError(f"{source}: {f.name} must be finite, got {value}")
+        positive = ("steps", "batch_size", "eval_n_samples", "eval_n_real", "imle_chunk", "hidden", "model_width",
+                    "latent_dim", "image_size", "replay_capacity", "curve_n_samples", "eval_batch", "prdc_k",
+                    "fk_samples", "grid_points", "projection_points", "lr", "coverage_radius")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"{source}: {name} must be positive, got {getattr(self, name)}")
-        non_negative = ("lr", "seed", "warmup_steps", "imle_m", "imle_m_factor", "tight_clamp",
-                        "weight_decay", "w_rec", "w_idem", "w_tight", "curve_every")
+        non_negative = ("seed", "warmup_steps", "imle_m", "imle_m_factor", "tight_clamp", "weight_decay", "w_rec",
+                        "w_idem", "w_tight", "curve_every", "eval_seed", "degradation_seed", "blur_sigma",
+                        "noise_sigma", "near_threshold")
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise UserError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
-        if not 0.0 <= self.replay_prob <= 1.0:
-            raise UserError(f"{source}: replay_prob must lie in [0, 1], got {self.replay_prob}")
-        if len(self.betas) != 2:
-            raise UserError(f"{source}: betas must be a list of two numbers")
+        for name in ("replay_prob", "salt_pepper_fraction", "line_prob", "mode_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise UserError(f"{source}: {name} must lie in [0, 1], got {getattr(self, name)}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise UserError(f"{source}: betas must be two numbers in [0, 1), got {self.betas}")
+        if not self.fk_steps or any(k < 1 for k in self.fk_steps):
+            raise UserError(f"{source}: fk_steps must be a non-empty list of integers >= 1, got {self.fk_steps}")
         if self.image_size not in (28, 32, 64):
             raise UserError(f"{source}: image_size must be 28, 32 or 64, got {self.image_size}")
-        if self.method != "ign" and self.resolved_imle_m <= 0:
+        if METHODS[self.method].imle and self.resolved_imle_m <= 0:
             raise UserError(f"{source}: IMLE needs M > 0 (imle_m or imle_m_factor)")
-        if self.prior == "fft" and self.dataset not in IMAGE_DATASETS:
+        if self.prior == "fft" and not self.image:
             raise UserError(f"{source}: prior 'fft' needs an image dataset, not {self.dataset!r}")
-        if self.eval_fid and self.dataset not in IMAGE_DATASETS:
+        if self.eval_fid and not self.image:
             raise UserError(f"{source}: eval_fid needs an image dataset, not {self.dataset!r}")
-        if self.curve_every > 0 and self.dataset not in IMAGE_DATASETS:
-            raise UserError(f"{source}: curve_every (an FLD curve) needs an image dataset, not {self.dataset!r}")
-        expected_kind = "generation" if self.dataset in IMAGE_DATASETS else "lowdim"
+        expected_kind = "generation" if self.image else "lowdim"
         if self.eval_kind != expected_kind:
             raise UserError(f"{source}: eval_kind {self.eval_kind!r} does not fit dataset {self.dataset!r}")
 
 
-FIELD_TYPES = {f.name: f.type for f in fields(RunConfig)}
-MISSING = object()
-# Fields added after the first stored runs, with their defaults: hashed into run ids only when set otherwise.
-LATE_FIELDS: dict[str, Any] = {"curve_every": 0, "curve_n_samples": 1000, "eval_fid": False}
+FIELDS = {f.name: f for f in fields(RunConfig)}
+FIELD_TYPES = {name: f.type for name, f in FIELDS.items()}
+LIST_ITEM_TYPES = {"betas": "float", "fk_steps": "int"}
 
 
 def _is_required(f: dataclasses.Field) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
+def default_of(name: str) -> Any:
+    f = FIELDS[name]
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return dataclasses.MISSING
+
+
+def _digest(values: dict[str, Any], group: str) -> str:
+    """sha256 (12 hex digits) of the fields of `group` that are required or differ from their default."""
+    hashed = {k: v for k, v in values.items()
+              if FIELDS[k].metadata["group"] == group and v != default_of(k)}
+    return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def check_keys(data: dict[str, Any], source: str) -> None:
     unknown = sorted(set(data) - set(FIELD_TYPES))
     if unknown:
-        raise UserError(f"{source}: unknown key {unknown[0]!r}")
+        raise UserError(f"{source}: unknown key {unknown[0]!r} (see `ignbench show-config`)")
 
 
 def check_type(name: str, value: Any, source: str) -> None:
-    """Check one field's value against its declared type (TOML gives int, float, str, list)."""
+    """Check one field's value against its declared type (TOML gives int, float, str, bool, list)."""
     require_type(source, name, value, FIELD_TYPES[name])
-    if FIELD_TYPES[name] == "list" and not all(type_ok(v, "float") for v in value):
-        raise UserError(f"{source}: {name} must be a list of numbers")
+    if FIELD_TYPES[name] == "list":
+        item = LIST_ITEM_TYPES[name]
+        if not all(type_ok(v, item) for v in value):
+            raise UserError(f"{source}: {name} must be a list of {'integers' if item == 'int' else 'numbers'}")
+
+
+def coerce_floats(data: dict[str, Any]) -> dict[str, Any]:
+    """TOML writes 1 and 1.0 differently; make float fields floats so that equal configs hash equally."""
+    out = dict(data)
+    for key, value in data.items():
+        kind = FIELD_TYPES.get(key)
+        if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+            out[key] = float(value)
+        if kind == "list" and LIST_ITEM_TYPES[key] == "float" and isinstance(value, list):
+            out[key] = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
+    return out
+
+
+def describe_fields() -> list[tuple[str, str, str, str, str]]:
+    """(name, group, type, default, meaning) of every field: the spec-key reference of `show-config`."""
+    rows = []
+    for name, f in FIELDS.items():
+        default = default_of(name)
+        shown = "required" if default is dataclasses.MISSING else json.dumps(default)
+        rows.append((name, f.metadata["group"], str(f.type), shown, f.metadata["doc"]))
+    return rows

@@ -1,9 +1,16 @@
-"""Evaluate a trained model: generation metrics for images, mode/drift measures for toy data."""
+"""Evaluate a trained model: generation, restoration and f^k measures for images; modes and drift for toy data.
+
+The papers never say which BatchNorm mode they evaluate in, and it changes IGN's numbers a lot, so a model with
+BatchNorm is scored twice: with its running statistics ("eval") and with batch statistics over batches of
+`eval_batch` ("train", running statistics left untouched). Models without BatchNorm are scored once ("none").
+`evaluate_run` returns numbers and the bytes of its figures; the store writes them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import io
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -11,143 +18,132 @@ from torch import nn
 
 from ignbench.config import RunConfig
 from ignbench.data import Data
-from ignbench.degradations import DEGRADATIONS
+from ignbench.degradations import degradations
 from ignbench.metrics import lowdim
 from ignbench.metrics.fid import inception_features
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
 from ignbench.metrics.prdc import coverage_density
-from ignbench.metrics.stability import FK_SAMPLES, fk_stability
+from ignbench.metrics.stability import fk_stability
 from ignbench.noise import Prior
 from ignbench.objectives import bn_stats_frozen, distance
-from ignbench.store import RunDir, atomic_torch_save, atomic_write_bytes
+from ignbench.store import torch_bytes
 
-EVAL_SEED = 10_000
-DEGRADATION_SEED = 20_000
-EVAL_BATCH = 500
-GRID_SIZE = {1: 1000, 2: 100}
+Metrics = dict[str, dict[str, dict[str, float]]]  # {bn_mode: {application: {metric: value}}}
 ARTIFACT_POINTS = 2000
 
 
-@torch.no_grad()
-def apply(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    """f(inputs), in batches of EVAL_BATCH (BatchNorm in train mode sees EVAL_BATCH-sized batches)."""
-    device = next(model.parameters()).device
-    return torch.cat([model(inputs[start : start + EVAL_BATCH].to(device)).cpu()
-                      for start in range(0, len(inputs), EVAL_BATCH)])
+def bn_modes(model: nn.Module) -> tuple[str, ...]:
+    has_bn = any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    return ("eval", "train") if has_bn else ("none",)
 
 
-def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior, rd: RunDir) -> dict:
-    """Metrics as {application: {metric: value}}; also writes the run's sample artifacts."""
-    model.train(cfg.eval_bn_mode == "train")
-    g = torch.Generator().manual_seed(EVAL_SEED + cfg.seed)
-    z = prior.sample(cfg.eval_n_samples, g)
-    fz = apply(model, z)
-    ffz = apply(model, fz)
-    fx = apply(model, data.test)
-    metrics = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
-    if cfg.eval_kind == "generation":
-        _save_image_grid(rd.samples, data.test, fx, z, fz, ffz)
-        real_feats = lenet_features(data.test)
-        metrics.update(_generation(real_feats, {"f(z)": fz, "f(f(z))": ffz}))
-        if cfg.eval_fid:
-            metrics = _add_fid(metrics, data.test, {"f(z)": fz, "f(f(z))": ffz})
-        metrics.update(_restoration(model, data.test, rd))
-        metrics.update(_stability(model, z[:FK_SAMPLES], real_feats, rd))
-    else:
-        metrics.update(_lowdim(cfg, model, data, {"f(z)": fz, "f(f(z))": ffz}, rd, (data.test, fx, z, fz, ffz)))
-    return metrics
-
-
-class FLDCurve:
-    """FLD of f(z) against the test images during training (NAIGN Figs 4 and 9), one point per call.
-
-    The same z (own generator) at every point, BatchNorm in `eval_bn_mode` with its running statistics left
-    untouched, no draw from the training generators: a curve never changes the training it watches.
-    """
-
-    def __init__(self, cfg: RunConfig, prior: Prior, test: torch.Tensor):
-        n = min(cfg.curve_n_samples, len(test))
-        self.bn_train = cfg.eval_bn_mode == "train"
-        self.z = prior.sample(n, torch.Generator().manual_seed(EVAL_SEED + cfg.seed + 1))
-        self.real_feats = lenet_features(test[:n])
-
-    def point(self, model: nn.Module) -> float:
-        with bn_stats_frozen(model):
-            model.train(self.bn_train)
-            fz = apply(model, self.z)
+@contextlib.contextmanager
+def bn_mode(model: nn.Module, mode: str) -> Iterator[None]:
+    """Run f in a BatchNorm mode without changing its running statistics; the model ends in train mode."""
+    with bn_stats_frozen(model):
+        model.train(mode == "train")
+        try:
+            yield
+        finally:
             model.train()
-        return frechet_distance_features(lenet_features(fz), self.real_feats)
 
 
-def _generation(real_feats: np.ndarray, fakes: dict[str, torch.Tensor]) -> dict:
-    out = {}
+@torch.no_grad()
+def apply(model: nn.Module, inputs: torch.Tensor, batch: int) -> torch.Tensor:
+    """f(inputs), in batches of `batch` (BatchNorm in train mode sees batches of this size)."""
+    device = next(model.parameters()).device
+    return torch.cat([model(inputs[start : start + batch].to(device)).cpu()
+                      for start in range(0, len(inputs), batch)])
+
+
+def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior) -> tuple[Metrics, dict[str, bytes]]:
+    """(metrics per BatchNorm mode, files to store beside them)."""
+    z = prior.sample(cfg.eval_n_samples, torch.Generator().manual_seed(cfg.eval_seed + cfg.seed))
+    metrics: Metrics = {}
+    files: dict[str, bytes] = {}
+    real_feats = lenet_features(data.test) if cfg.image else None
+    for mode in bn_modes(model):
+        with bn_mode(model, mode):
+            f = lambda y: apply(model, y, cfg.eval_batch)  # noqa: E731
+            if cfg.image:
+                metrics[mode], mode_files = _image_metrics(cfg, f, data, z, real_feats)
+            else:
+                metrics[mode], mode_files = _lowdim_metrics(cfg, f, data, z)
+        files.update({name.replace("{mode}", mode): png for name, png in mode_files.items()})
+    return metrics, files
+
+
+def _image_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor, real_feats: np.ndarray) -> tuple[dict, dict]:
+    fz = f(z)
+    ffz = f(fz)
+    fx = f(data.test)
+    out = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
+    fakes = {"f(z)": fz, "f(f(z))": ffz}
     for app, images in fakes.items():
         feats = lenet_features(images)
-        out[app] = {"fld": frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats)}
-    return out
+        out[app] = {"fld": frechet_distance_features(feats, real_feats),
+                    **coverage_density(real_feats, feats, cfg.prdc_k)}
+    if cfg.eval_fid:
+        real_inception = inception_features(data.test)
+        for app, images in fakes.items():
+            out[app]["fid"] = frechet_distance_features(inception_features(images), real_inception)
+    restoration, restoration_columns = _restoration(cfg, f, data.test)
+    out.update(restoration)
+    stats, iterates = fk_stability(f, z[: cfg.fk_samples], cfg.fk_steps)
+    for k, values in stats.items():
+        out[f"f^{k}(z)"] = {**values, "fld": frechet_distance_features(lenet_features(iterates[k]), real_feats)}
+    files = {"samples_{mode}.png": image_grid_png(data.test, fx, z, fz, ffz),
+             "restoration_{mode}.png": image_grid_png(*restoration_columns),
+             "iterates_{mode}.png": image_grid_png(*iterates.values())}
+    return out, files
 
 
-def _add_fid(metrics: dict, real: torch.Tensor, fakes: dict[str, torch.Tensor]) -> dict:
-    real_inception = inception_features(real)
-    for app, images in fakes.items():
-        metrics[app]["fid"] = frechet_distance_features(inception_features(images), real_inception)
-    return metrics
-
-
-def _restoration(model: nn.Module, clean: torch.Tensor, rd: RunDir) -> dict:
-    """NAIGN Table 2: MAE of f(x') for each degradation x' of the test images (same x' for every run).
+def _restoration(cfg: RunConfig, f, clean: torch.Tensor) -> tuple[dict, list[torch.Tensor]]:
+    """NAIGN Table 2: MAE of f(x') for each degradation x' of the test images (the same x' for every run).
 
     mae: |f(x') - x| (restored against the clean image, our reading); mae_to_degraded: |f(x') - x'| (the
     paper's literal wording); mae_input: |x' - x|, what doing nothing would score.
     """
-    g = torch.Generator().manual_seed(DEGRADATION_SEED)
+    g = torch.Generator().manual_seed(cfg.degradation_seed)
     out, columns = {}, [clean]
-    for name, degrade in DEGRADATIONS.items():
+    for name, degrade in degradations(cfg).items():
         degraded = degrade(clean, g)
-        restored = apply(model, degraded)
+        restored = f(degraded)
         out[name] = {"mae": float((restored - clean).abs().mean()),
                      "mae_to_degraded": float((restored - degraded).abs().mean()),
                      "mae_input": float((degraded - clean).abs().mean())}
         columns += [degraded, restored]
-    _save_image_grid(rd.restoration, *columns)
-    return out
+    return out, columns
 
 
-def _stability(model: nn.Module, z: torch.Tensor, real_feats: np.ndarray, rd: RunDir) -> dict:
-    """IGN Fig. 16: f^k(z) for k up to 200, its L1 distance to f(z), its drift, and its FLD."""
-    stats, images = fk_stability(lambda y: apply(model, y), z)
-    _save_image_grid(rd.iterates, *images.values())
-    return {f"f^{k}(z)": {**values, "fld": frechet_distance_features(lenet_features(images[k]), real_feats)}
-            for k, values in stats.items()}
-
-
-def _lowdim(cfg: RunConfig, model: nn.Module, data: Data, fakes: dict[str, torch.Tensor], rd: RunDir,
-            panels: tuple[torch.Tensor, ...]) -> dict:
+def _lowdim_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[dict, dict]:
     dist = data.toy
-    out = {}
-    for app, samples in fakes.items():
-        out[app] = coverage_density(data.test, samples)
+    fz = f(z)
+    ffz = f(fz)
+    fx = f(data.test)
+    out = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
+    for app, samples in {"f(z)": fz, "f(f(z))": ffz}.items():
+        out[app] = coverage_density(data.test, samples, cfg.prdc_k)
+        out[app]["coverage_r"] = lowdim.coverage_at_radius(data.test, samples, cfg.coverage_radius)
         if dist.centers is not None:
-            out[app].update(lowdim.mode_stats(samples, dist))
-    grid = lowdim.grid_points(dist, GRID_SIZE[dist.dim])
-    drift = (grid - apply(model, grid)).norm(dim=1)
+            out[app].update(lowdim.mode_stats(samples, dist, cfg.mode_share))
+    grid = lowdim.grid_points(dist, cfg.grid_points)
+    drift = (grid - f(grid)).norm(dim=1)
     true = dist.manifold_distance(grid)
     out["drift"] = lowdim.drift_stats(drift, true)
-    near = true < 1.0
+    near = true < cfg.near_threshold
     out["drift_near"] = lowdim.drift_stats(drift[near], true[near])
-    coarse = lowdim.grid_points(dist, 21 if dist.dim == 2 else 41)
+    coarse = lowdim.grid_points(dist, cfg.projection_points)
     n = ARTIFACT_POINTS
-    shown = torch.randperm(len(panels[0]), generator=torch.Generator().manual_seed(0))[:n]  # moons come ordered
-    atomic_torch_save({
-        "x": panels[0][shown], "f(x)": panels[1][shown], "z": panels[2][:n], "f(z)": panels[3][:n],
-        "f(f(z))": panels[4][:n], "grid": grid, "drift": drift, "true_distance": true,
-        "coarse": coarse, "coarse_projection": apply(model, coarse), "dataset": dist.name,
-    }, rd.artifacts)
-    return out
+    shown = torch.randperm(len(data.test), generator=torch.Generator().manual_seed(0))[:n]  # moons come ordered
+    artifacts = {"x": data.test[shown], "f(x)": fx[shown], "z": z[:n], "f(z)": fz[:n], "f(f(z))": ffz[:n],
+                 "grid": grid, "drift": drift, "true_distance": true, "coarse": coarse,
+                 "coarse_projection": f(coarse), "dataset": dist.name}
+    return out, {"artifacts_{mode}.pt": torch_bytes(artifacts)}
 
 
-def _save_image_grid(path: Path, *columns: torch.Tensor, rows: int = 8) -> None:
+def image_grid_png(*columns: torch.Tensor, rows: int = 8) -> bytes:
     """PNG with one column per tensor (NAIGN Fig. 10: x, f(x), z, f(z), f(f(z)); Fig. 11: x, then x', f(x')
     per degradation); rows spread over the test set (sorted by class in mnist-5k)."""
     from torchvision.utils import save_image
@@ -156,4 +152,65 @@ def _save_image_grid(path: Path, *columns: torch.Tensor, rows: int = 8) -> None:
     tiles = torch.stack([c[idx] for c in columns], dim=1).flatten(0, 1)
     buffer = io.BytesIO()
     save_image(tiles.clamp(-1, 1).add(1).div(2), buffer, format="png", nrow=len(columns), padding=1)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+class Curve:
+    """Key metrics during training (NAIGN Figs 4, 9: FLD of f(z); toy data: the measures the claims use), one
+    point per call, in every BatchNorm mode. The same z at every point (its own generator) and BatchNorm
+    statistics untouched: a curve never changes the training it watches."""
+
+    def __init__(self, cfg: RunConfig, data: Data, prior: Prior):
+        self.cfg = cfg
+        self.data = data
+        n = min(cfg.curve_n_samples, len(data.test_all))
+        self.z = prior.sample(n, torch.Generator().manual_seed(cfg.eval_seed + cfg.seed + 1))
+        self.real = data.test_all[:n]
+        self.real_feats = lenet_features(self.real) if cfg.image else None
+        if not cfg.image:
+            self.grid = lowdim.grid_points(data.toy, 2500)
+            self.true = data.toy.manifold_distance(self.grid)
+
+    def point(self, model: nn.Module) -> list[tuple[str, str, float]]:
+        """(bn_mode, metric, value) rows for the model as it is now."""
+        rows = []
+        for mode in bn_modes(model):
+            with bn_mode(model, mode):
+                fz = apply(model, self.z, self.cfg.eval_batch)
+                if self.cfg.image:
+                    rows.append((mode, "fld", frechet_distance_features(lenet_features(fz), self.real_feats)))
+                    continue
+                values = coverage_density(self.real, fz, self.cfg.prdc_k)
+                values["coverage_r"] = lowdim.coverage_at_radius(self.real, fz, self.cfg.coverage_radius)
+                if self.data.toy.centers is not None:
+                    values.update(lowdim.mode_stats(fz, self.data.toy, self.cfg.mode_share))
+                drift = (self.grid - apply(model, self.grid, self.cfg.eval_batch)).norm(dim=1)
+                values["drift_corr"] = lowdim.drift_stats(drift, self.true)["corr"]
+                rows += [(mode, metric, float(v)) for metric, v in values.items() if metric != "n_modes"]
+        return rows
+
+
+def produced(cfg: RunConfig) -> dict[str, set[str]]:
+    """Application -> metrics that `evaluate_run` records for this config (claims are checked against it)."""
+    from ignbench.data.toy import get as toy
+
+    out = {"f(x)": {"rec_error"}}
+    if cfg.image:
+        generation = {"fld", "coverage", "density"} | ({"fid"} if cfg.eval_fid else set())
+        out |= {"f(z)": generation, "f(f(z))": set(generation)}
+        out |= {name: {"mae", "mae_to_degraded", "mae_input"} for name in degradations(cfg)}
+        out |= {f"f^{k}(z)": {"mae_to_fz", "drift", "fld"} for k in cfg.fk_steps}
+        return out
+    samples = {"coverage", "density", "coverage_r"} | ({"modes_covered", "n_modes", "hq_share"}
+                                        if toy(cfg.dataset).centers is not None else set())
+    return out | {"f(z)": samples, "f(f(z))": set(samples), "drift": {"corr", "mae"}, "drift_near": {"corr", "mae"}}
+
+
+def curve_metrics(cfg: RunConfig) -> set[str]:
+    """Metrics a `Curve` records for this config."""
+    from ignbench.data.toy import get as toy
+
+    if cfg.image:
+        return {"fld"}
+    modes = {"modes_covered", "hq_share"} if toy(cfg.dataset).centers is not None else set()
+    return {"coverage", "density", "coverage_r", "drift_corr"} | modes

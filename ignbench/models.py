@@ -6,6 +6,8 @@
   ReLU, Tanh output). 64x64 uses four stride-2 stages (64-128-256-512, exactly Table 1); 32x32 uses three,
   28x28 two, with the last encoder kernel (and first decoder kernel) equal to the remaining spatial size.
 - `MLP` (NAIGN §4): three hidden layers of 512 units with ReLU, for 1D/2D data.
+- `StackedMLP`: E MLPs of equal shape as one module (weights stacked on a leading run dim, batched matmuls), so
+  that several runs train in one step; member e's state dict is exactly an MLP state dict.
 
 Both are initialised as in IGN Table 1: conv/linear weights N(0, 0.02), biases 0; BatchNorm scales N(1, 0.02)
 (the DCGAN convention; N(0, 0.02) scales would silence every layer).
@@ -16,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ignbench.config import IMAGE_DATASETS, RunConfig
+from ignbench.config import RunConfig
 
 STAGES = {28: 2, 32: 3, 64: 4}
 
@@ -56,6 +58,53 @@ class MLP(nn.Module):
         return self.net(x)
 
 
+class StackedLinear(nn.Module):
+    """E linear layers applied to (E, batch, in) inputs; weight (E, out, in) and bias (E, out) as nn.Linear's."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+
+
+class StackedMLP(nn.Module):
+    """E MLPs of one shape as one module: input (E, batch, dim) -> (E, batch, dim)."""
+
+    def __init__(self, members: list[dict[str, torch.Tensor]], template: MLP):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, layer in enumerate(template.net):
+            if isinstance(layer, nn.Linear):
+                weight = torch.stack([m[f"net.{i}.weight"] for m in members])
+                bias = torch.stack([m[f"net.{i}.bias"] for m in members])
+                layers.append(StackedLinear(weight, bias))
+            else:
+                layers.append(layer)
+        self.net = nn.Sequential(*layers)
+        self.size = len(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+    def member_state(self, e: int) -> dict[str, torch.Tensor]:
+        """Member e's weights as an MLP state dict."""
+        return {name: value[e].detach().clone() for name, value in self.state_dict().items()}
+
+    def subset(self, members: list[int]) -> StackedMLP:
+        """The listed members only (a copy without gradients, for no-grad searches)."""
+        sub = StackedMLP.__new__(StackedMLP)
+        nn.Module.__init__(sub)
+        index = torch.tensor(members, device=next(self.parameters()).device)
+        sub.net = nn.Sequential(*[
+            StackedLinear(layer.weight.detach().index_select(0, index), layer.bias.detach().index_select(0, index))
+            if isinstance(layer, StackedLinear) else layer for layer in self.net])
+        sub.size = len(members)
+        return sub
+
+
 def init_weights(module: nn.Module) -> None:
     """IGN Table 1 initialisation (see module docstring)."""
     for m in module.modules():
@@ -68,7 +117,8 @@ def init_weights(module: nn.Module) -> None:
 
 
 def build_model(cfg: RunConfig, data_dim: int) -> nn.Module:
-    if cfg.dataset in IMAGE_DATASETS:
+    """The run's network, initialised from torch's global generator (seed it first)."""
+    if cfg.image:
         model: nn.Module = DCGANAutoencoder(1, cfg.image_size, cfg.model_width, cfg.latent_dim)
     else:
         model = MLP(data_dim, cfg.hidden)

@@ -25,11 +25,12 @@ class Prior:
         return cls(kind, tuple(train.shape[1:]), stats)
 
     def sample(self, n: int, g: torch.Generator) -> torch.Tensor:
+        """n draws, made with (and on the device of) the generator g."""
         if self.kind == "gaussian":
-            return torch.randn((n, *self.shape), generator=g)
-        s = self.stats
-        real = s["real_mean"] + s["real_std"] * torch.randn((n, *self.shape), generator=g)
-        imag = s["imag_mean"] + s["imag_std"] * torch.randn((n, *self.shape), generator=g)
+            return torch.randn((n, *self.shape), generator=g, device=g.device)
+        s = {k: v.to(g.device) for k, v in self.stats.items()}
+        real = s["real_mean"] + s["real_std"] * torch.randn((n, *self.shape), generator=g, device=g.device)
+        imag = s["imag_mean"] + s["imag_std"] * torch.randn((n, *self.shape), generator=g, device=g.device)
         return torch.fft.ifft2(torch.complex(real, imag)).real
 
     def state_dict(self) -> dict:

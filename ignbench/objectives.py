@@ -1,9 +1,12 @@
 """The training objectives of IGN and NAIGN, term by term, with their stop-gradients.
 
-Distances are per sample (batch dimension kept) and the loss is their batch mean:
-    l1  = mean |a - b| over the non-batch dims  (images, NAIGN §4; IGN Appendix C)
-    l2  = Euclidean norm ||a - b||_2             (low-dimensional data, NAIGN §4)
-    mse = mean (a - b)^2 over the non-batch dims (IGN Source Code 1)
+Distances are per sample and each term is its batch mean:
+    l1  = mean |a - b| over a sample's values  (images, NAIGN §4; IGN Appendix C)
+    l2  = Euclidean norm ||a - b||_2           (low-dimensional data, NAIGN §4)
+    mse = mean (a - b)^2 over a sample's values (IGN Source Code 1)
+A sample is the last 3 dims of a 4+-dim tensor (images, C x H x W) and the last dim otherwise (vectors). Leading
+dims index samples, so the same code serves one run (batch, ...) and a stacked ensemble (runs, batch, ...): terms
+are batch means per run, of shape () for one run and (runs,) for an ensemble.
 """
 
 from __future__ import annotations
@@ -21,20 +24,31 @@ from ignbench.config import RunConfig
 TIGHT_CLAMP_EPS = 1e-8
 
 
+def event_dims(t: torch.Tensor) -> int:
+    """Trailing dims that make up one sample: 3 for images (C, H, W), 1 for vectors."""
+    return 3 if t.dim() >= 4 else 1
+
+
+def flat_samples(t: torch.Tensor) -> torch.Tensor:
+    """(..., features): every sample flattened to one row, leading (run, batch) dims kept."""
+    return t.flatten(-event_dims(t)) if event_dims(t) > 1 else t
+
+
 def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
-    diff = (a - b).flatten(1)
+    """Per-sample distance: shape (batch,) for one run, (runs, batch) for an ensemble."""
+    diff = flat_samples(a - b)
     if kind == "l1":
-        return diff.abs().mean(1)
+        return diff.abs().mean(-1)
     if kind == "l2":
-        return diff.norm(dim=1)
-    return diff.pow(2).mean(1)
+        return diff.norm(dim=-1)
+    return diff.pow(2).mean(-1)
 
 
 def pairwise_distance(x: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
-    """(N, M) matrix of `distance(x_i, y_j)`, or a monotone transform of it (enough for an argmin)."""
-    xf, yf = x.flatten(1), y.flatten(1)
+    """(..., N, M) matrix of `distance(x_i, y_j)`, or a monotone transform of it (enough for an argmin)."""
+    xf, yf = flat_samples(x), flat_samples(y)
     if kind == "l1":
-        return torch.cdist(xf, yf, p=1) / xf.shape[1]
+        return torch.cdist(xf, yf, p=1) / xf.shape[-1]
     return torch.cdist(xf, yf, p=2)
 
 
@@ -100,12 +114,12 @@ def ign_terms(f: nn.Module, x: torch.Tensor, z: torch.Tensor, cfg: RunConfig) ->
     idem = distance(for_idem, fz, cfg.distance)
     tight = distance(for_tight, f_z, cfg.distance)
     if cfg.tight_clamp > 0:
-        scale = cfg.tight_clamp * rec.mean().detach() + TIGHT_CLAMP_EPS
+        scale = cfg.tight_clamp * rec.mean(-1, keepdim=True).detach() + TIGHT_CLAMP_EPS
         tight = torch.tanh(tight / scale) * scale
-    return {"rec": rec.mean(), "idem": idem.mean(), "tight": -tight.mean()}
+    return {"rec": rec.mean(-1), "idem": idem.mean(-1), "tight": -tight.mean(-1)}
 
 
-def ign_loss(terms: dict[str, torch.Tensor], cfg: RunConfig) -> torch.Tensor:
+def ign_loss(terms: dict[str, torch.Tensor], cfg: RunConfig, warm: bool = False) -> torch.Tensor:
     return cfg.w_rec * terms["rec"] + cfg.w_idem * terms["idem"] + cfg.w_tight * terms["tight"]
 
 
@@ -127,22 +141,19 @@ def imle_nearest(f: nn.Module, x: torch.Tensor, sample_z: Callable[[int], torch.
     """For each x_i, the z_j (of M fresh samples) whose f(z_j) is nearest to x_i under `kind`.
 
     Searched in chunks without gradients (the model stays in its mode; BatchNorm running statistics are not
-    updated by the search). Returns z* with x's batch size.
+    updated by the search). `sample_z(n)` gives n candidates (per run, for an ensemble). Returns z* shaped like x.
     """
-    best = torch.full((x.shape[0],), float("inf"), device=x.device)
-    best_z: torch.Tensor | None = None
+    best = torch.full(flat_samples(x).shape[:-1], float("inf"), device=x.device)
+    best_z = torch.zeros_like(flat_samples(x))
     with bn_stats_frozen(f):
         for start in range(0, m, chunk):
             zc = sample_z(min(chunk, m - start))
-            dist = pairwise_distance(x, f(zc), kind)
-            dmin, j = dist.min(dim=1)
-            if best_z is None:
-                best_z = zc[j].clone()
+            dmin, j = pairwise_distance(x, f(zc), kind).min(dim=-1)
+            nearest = torch.take_along_dim(flat_samples(zc), j.unsqueeze(-1), dim=-2)
             better = dmin < best
-            best_z[better] = zc[j[better]]
+            best_z = torch.where(better.unsqueeze(-1), nearest, best_z)
             best = torch.where(better, dmin, best)
-    assert best_z is not None
-    return best_z
+    return best_z.reshape(x.shape)
 
 
 def naign_terms(f: nn.Module, x: torch.Tensor, x_imle: torch.Tensor, z_star: torch.Tensor, z: torch.Tensor,
@@ -155,8 +166,8 @@ def naign_terms(f: nn.Module, x: torch.Tensor, x_imle: torch.Tensor, z_star: tor
     NAIGN- (with_idem=False) has no idem term at all.
     """
     terms = {
-        "rec": distance(f(x), x, cfg.distance).mean(),
-        "imle": distance(f(z_star), x_imle, cfg.distance).mean(),
+        "rec": distance(f(x), x, cfg.distance).mean(-1),
+        "imle": distance(f(z_star), x_imle, cfg.distance).mean(-1),
     }
     if with_idem:
         f_copy = frozen_copy(f)
@@ -164,11 +175,11 @@ def naign_terms(f: nn.Module, x: torch.Tensor, x_imle: torch.Tensor, z_star: tor
         fq = f(fz.detach())
         on_z = distance(fz, f_copy(fz), cfg.distance)
         on_q = distance(fq, f_copy(fq), cfg.distance)
-        terms["idem"] = 0.5 * (on_z.mean() + on_q.mean())
+        terms["idem"] = 0.5 * (on_z.mean(-1) + on_q.mean(-1))
     return terms
 
 
-def naign_loss(terms: dict[str, torch.Tensor], cfg: RunConfig, warm: bool) -> torch.Tensor:
+def naign_loss(terms: dict[str, torch.Tensor], cfg: RunConfig, warm: bool = False) -> torch.Tensor:
     """Unweighted sum (NAIGN Eq. 11); during warm-up only the reconstruction term (NAIGN §4, FFHQ-100)."""
     if warm:
         return terms["rec"]
@@ -193,7 +204,7 @@ class ReplayBuffer:
             self.pairs.pop(0)
 
     def draw(self, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.pairs[int(torch.randint(len(self.pairs), (1,), generator=g))]
+        return self.pairs[int(torch.randint(len(self.pairs), (1,), generator=g, device=g.device))]
 
     def state_dict(self) -> dict:
         return {"capacity": self.capacity, "pairs": self.pairs}

@@ -1,19 +1,35 @@
-"""Spec x preset x seeds -> the runs to do now, and a rough cost estimate for --dry-run."""
+"""Spec x preset x seeds -> the runs to do now, and what they will cost on this machine.
+
+The cost is calibrated, not modelled: for each distinct group of runs that trains together (one image run, or
+a stack of low-dimensional runs), a few real steps are timed here (the fastest of three rounds), once with the
+IMLE search and once with the replay buffer, and combined by the replay probability. Evaluation is timed the
+same way on a scaled-down copy of the run's evaluation. Timings are cached per machine (host, device, torch
+threads) in ~/.cache/ignbench/step_times.json, so a second dry run is instant.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
+from pathlib import Path
 
 import torch
 
-from ignbench.config import IMAGE_DATASETS, RunConfig
-from ignbench.metrics.stability import FK_SAMPLES, FK_STEPS
-from ignbench.models import build_model
+from ignbench.config import RunConfig
+from ignbench.errors import UserError
+from ignbench.lock import is_stale, read_lock
+from ignbench.methods import METHODS
 from ignbench.spec import Spec
-from ignbench.store import FAILED, FINISHED, Store
+from ignbench.store import FAILED, State, Store
+from ignbench.train import stack_groups
+
+TIMED_STEPS = 3
+TIMING_ROUNDS = 3  # the fastest round is kept: a load spike on a shared machine should not stick in the cache
 
 
 @dataclass
@@ -25,15 +41,33 @@ class Plan:
     todo: list[RunConfig] = field(default_factory=list)
 
 
+def plan_state(cfg: RunConfig, store: Store) -> str:
+    """The run's state for this plan: done only with an evaluation under the plan's settings; a running run
+    whose lock went stale is interrupted."""
+    state = store.state(cfg)
+    if state == State.DONE and not store.has_eval(cfg):
+        return "done, not evaluated"
+    if state == State.RUNNING:
+        lock = read_lock(store.run_dir(cfg).lock)
+        if lock is None or is_stale(lock):
+            return State.INTERRUPTED
+    return state
+
+
 def make_plan(spec: Spec, preset: str, seeds: int | None, store: Store, force: bool = False,
               retry_failed: bool = False) -> Plan:
-    """Finished runs (done, diverged) are skipped unless --force; failed ones unless --retry-failed."""
+    """Finished runs (done and evaluated, diverged) are skipped unless --force; failed ones unless
+    --retry-failed; runs held by a live process elsewhere are left to it."""
+    if force and retry_failed:
+        raise UserError("--force and --retry-failed exclude each other (--force redoes every run)")
     runs = spec.expand(preset, seeds)
-    states = {cfg.run_id: store.state(cfg) for cfg in runs}
+    states = {cfg.run_id: plan_state(cfg, store) for cfg in runs}
     todo = []
     for cfg in runs:
         state = states[cfg.run_id]
-        if force or (state in FAILED and retry_failed) or (state not in FINISHED and state not in FAILED):
+        finished = state in (State.DONE, State.DIVERGED)
+        if force or (state in FAILED and retry_failed) or not (finished or state in FAILED
+                                                                 or state == State.RUNNING):
             todo.append(cfg)
     return Plan(spec, preset, runs, states, todo)
 
@@ -44,48 +78,104 @@ def reset_forced(plan: Plan, store: Store) -> None:
         shutil.rmtree(store.run_dir(cfg).path, ignore_errors=True)
 
 
-def forward_passes_per_step(cfg: RunConfig) -> float:
-    """Sample-forward-equivalents of one step (a backward pass counted as two forwards)."""
-    b = cfg.batch_size
-    if cfg.method == "ign":
-        return (3 + 2 * 4) * b  # f(x), f(z), one shared f(f(z)); 4 backward passes (the outer one twice)
-    grad_passes = 2 + (4 if cfg.method == "naign" else 0)  # rec, f(z*) [+ f(z), f(q), 2 x f_copy]
-    search = cfg.resolved_imle_m * (1 - cfg.replay_prob)
-    return search + grad_passes * b * 3
+def _machine() -> str:
+    device = "cuda:" + torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+    return f"{socket.gethostname()}|{device}|threads={torch.get_num_threads()}|torch={torch.__version__}"
 
 
-@lru_cache(maxsize=8)
-def seconds_per_sample_forward(kind: str, image_size: int, width: int, hidden: int, device: str) -> float:
-    """Measured here, once: seconds of one sample's forward pass through the run's network."""
-    probe = RunConfig(experiment="probe", preset="probe", method="ign",
-                      dataset="mnist-5k" if kind == "image" else "2moons", seed=0, steps=1, batch_size=64,
-                      image_size=image_size, model_width=width, hidden=hidden,
-                      eval_kind="generation" if kind == "image" else "lowdim")
-    model = build_model(probe, 2).to(device)
-    n = 64 if kind == "image" else 1024  # batches large enough that per-call overhead does not dominate
-    x = torch.randn(n, 1, image_size, image_size) if kind == "image" else torch.randn(n, 2)
-    x = x.to(device)
-    with torch.no_grad():
-        model(x)
+def cache_path() -> Path:
+    """Where measured step times are kept: $IGNBENCH_CACHE or ~/.cache/ignbench, file step_times.json."""
+    return Path(os.environ.get("IGNBENCH_CACHE", Path.home() / ".cache" / "ignbench")) / "step_times.json"
+
+
+def _load_cache() -> dict:
+    try:
+        cache = json.loads(cache_path().read_text())
+        return cache if isinstance(cache, dict) else {}
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def _save_cache(cache: dict) -> None:
+    try:
+        path = cache_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache, indent=1, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs a re-measurement next time
+
+
+def _timing_key(group: list[RunConfig]) -> str:
+    cfg = group[0]
+    shared = {k: v for k, v in cfg.to_dict().items() if k not in ("experiment", "preset", "seed", "steps")}
+    return f"{_machine()}|E={len(group)}|{json.dumps(shared, sort_keys=True)}"
+
+
+def _time_steps(group: list[RunConfig], replay_prob: float) -> float:
+    """Seconds per step of the group's trainer with every step searching (0) or replaying (1)."""
+    from ignbench.data import load_data
+    from ignbench.train import pick_device
+    from ignbench.trainer import Trainer
+
+    cfgs = [c.replace(replay_prob=replay_prob, curve_every=0) for c in group]
+    trainer = Trainer(cfgs, [load_data(c) for c in cfgs], pick_device())
+    trainer.step()  # warm-up (and, for replay, fills the buffer)
+    rounds = []
+    for _ in range(TIMING_ROUNDS):
         start = time.perf_counter()
-        for _ in range(3):
-            model(x)
-        if device == "cuda":
+        for _ in range(TIMED_STEPS):
+            trainer.step()
+        if torch.cuda.is_available():
             torch.cuda.synchronize()
-    return (time.perf_counter() - start) / (3 * n)
+        rounds.append((time.perf_counter() - start) / TIMED_STEPS)
+    return min(rounds)
 
 
-def estimate_seconds(cfg: RunConfig, device: str) -> float:
-    kind = "image" if cfg.dataset in IMAGE_DATASETS else "toy"
-    per_sample = seconds_per_sample_forward(kind, cfg.image_size, cfg.model_width, cfg.hidden, device)
-    train = cfg.steps * forward_passes_per_step(cfg) * per_sample
-    evaluation = 4 * cfg.eval_n_samples
-    if cfg.eval_kind == "generation":  # f(x') for 4 degradations; f^k(z) up to k = 200
-        evaluation += 4 * cfg.eval_n_real + max(FK_STEPS) * min(FK_SAMPLES, cfg.eval_n_samples)
+def _time_evaluation(cfg: RunConfig) -> float:
+    """Seconds of one evaluation, from a copy at about a tenth of the sample counts (evaluation is linear in them)."""
+    from ignbench.data import load_data
+    from ignbench.evaluate import evaluate_run
+    from ignbench.train import pick_device
+    from ignbench.trainer import Trainer
+
+    scale = 10
+    small = cfg.replace(eval_n_samples=max(50, cfg.eval_n_samples // scale),
+                        eval_n_real=max(50, cfg.eval_n_real // scale), fk_samples=max(10, cfg.fk_samples // scale),
+                        grid_points=max(100, cfg.grid_points // scale), eval_fid=False)
+    trainer = Trainer([small], [load_data(small)], pick_device())
+    start = time.perf_counter()
+    evaluate_run(small, trainer.model, trainer.members[0].data, trainer.members[0].prior)
+    return (time.perf_counter() - start) * cfg.eval_n_samples / small.eval_n_samples
+
+
+def group_seconds(group: list[RunConfig], cache: dict) -> float:
+    """Estimated wall time of training one group (stacked) and evaluating its runs."""
+    key = _timing_key(group)
+    if key not in cache:
+        cfg = group[0]
+        search = _time_steps(group, 0.0) if METHODS[cfg.method].imle else None
+        replay = _time_steps(group, 1.0)
+        cache[key] = {"search": search, "replay": replay, "evaluation": _time_evaluation(cfg)}
+    timing = cache[key]
+    cfg = group[0]
+    per_step = timing["replay"] if timing["search"] is None else (
+        cfg.replay_prob * timing["replay"] + (1 - cfg.replay_prob) * timing["search"])
+    curve = 0.0
     if cfg.curve_every:
-        evaluation += cfg.steps // cfg.curve_every * cfg.curve_n_samples
-    evaluation *= per_sample
-    return train + evaluation
+        points = math.ceil(cfg.steps / cfg.curve_every)
+        per_point = timing["evaluation"] * cfg.curve_n_samples / max(1, 2 * cfg.eval_n_samples)
+        curve = points * per_point * len(group)
+    return cfg.steps * per_step + len(group) * timing["evaluation"] + curve
+
+
+def estimate(runs: list[RunConfig]) -> list[tuple[list[RunConfig], float]]:
+    """(group, seconds) for the runs about to be done, measured on this machine (cached)."""
+    cache = _load_cache()
+    out = [(group, group_seconds(group, cache)) for group in stack_groups(runs)]
+    _save_cache(cache)
+    return out
 
 
 def human_duration(seconds: float) -> str:
@@ -96,3 +186,4 @@ def human_duration(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+

@@ -1,8 +1,10 @@
-"""Load and validate an experiment spec (benchmarks/<name>.toml) and expand it into runs.
+"""Load and validate an experiment spec (benchmarks/<name>.toml, or any spec file) and expand it into runs.
 
 Resolution order for each run's fields (later wins):
     RunConfig defaults < [config] < [per_method.<method>] (with its `recipe`) < [presets.<preset>] < [sweep] values
-A preset changes sizes (steps, samples, data), never the method.
+A preset changes sizes (steps, samples, data), never the method. `[[claims]]` (see ignbench.claims) lists the
+paper's claims that the spec's runs decide. Specs are found by name in --spec-dir folders, IGNBENCH_SPEC_PATH and
+the shipped specs, or given as a path to a .toml file.
 """
 
 from __future__ import annotations
@@ -10,17 +12,20 @@ from __future__ import annotations
 import itertools
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ignbench.config import FIELD_TYPES, IGN_RECIPES, METHODS, RunConfig, check_keys, check_type
+from ignbench.claims import Claim, parse_claims
+from ignbench.config import IGN_RECIPES, RunConfig, check_keys, check_type, coerce_floats
 from ignbench.errors import UserError
+from ignbench.methods import METHODS
+from ignbench.resources import spec_dirs
 
-BENCHMARKS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
-TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets"}
+TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets", "claims"}
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures",
-                   "same_runs_as"}
+                   "same_runs_as", "select"}
 LOWDIM_FIGURE_KINDS = ("panels", "density", "projection")
 REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability")
 
@@ -41,6 +46,8 @@ class Spec:
     presets: dict[str, dict[str, Any]]
     path: Path
     runs_of: str  # the experiment whose runs this spec trains and reports (itself, or `same_runs_as`)
+    claims: list[Claim]
+    select: dict[str, list] = field(default_factory=dict)  # with same_runs_as: only the runs with these values
 
     def preset_names(self) -> list[str]:
         return list(self.presets)
@@ -57,21 +64,22 @@ class Spec:
         n_seeds = self.seeds_for(preset) if seeds is None else seeds
         if n_seeds <= 0:
             raise UserError(f"--seeds must be a positive integer, got {n_seeds}")
-        overrides = {k: v for k, v in self.presets[preset].items() if k != "seeds"}
+        return [self._resolve(preset, point, seed) for point in self.points() for seed in range(n_seeds)]
+
+    def points(self) -> list[dict[str, Any]]:
+        """The sweep's points (one dict of swept values each), restricted to `select`."""
         keys = list(self.sweep)
-        runs = []
-        for values in itertools.product(*(self.sweep[k] for k in keys)):
-            point = dict(zip(keys, values, strict=True))
-            method = point.get("method", self.config.get("method"))
-            for seed in range(n_seeds):
-                data = {"experiment": self.runs_of, "preset": preset, **self.config}
-                data.update(_method_overrides(self.per_method.get(method, {})))
-                data.update(overrides)
-                data.update(point)
-                data["seed"] = seed
-                source = f"{self.path.name} [{preset}] {point}"
-                runs.append(RunConfig.from_dict(_coerce_floats(data), source))
-        return runs
+        points = [dict(zip(keys, values, strict=True)) for values in itertools.product(*self.sweep.values())]
+        return [p for p in points if all(p[k] in allowed for k, allowed in self.select.items())]
+
+    def _resolve(self, preset: str, point: dict[str, Any], seed: int) -> RunConfig:
+        method = point.get("method", self.config.get("method"))
+        data = {"experiment": self.runs_of, "preset": preset, **self.config}
+        data.update(_method_overrides(self.per_method.get(method, {})))
+        data.update({k: v for k, v in self.presets[preset].items() if k != "seeds"})
+        data.update(point)
+        data["seed"] = seed
+        return RunConfig.from_dict(data, f"{self.path.name} [{preset}] {point}")
 
 
 def _method_overrides(block: dict[str, Any]) -> dict[str, Any]:
@@ -80,47 +88,40 @@ def _method_overrides(block: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _coerce_floats(data: dict[str, Any]) -> dict[str, Any]:
-    """TOML writes 1 and 1.0 differently; make float fields floats so equal configs hash equally."""
-    out = dict(data)
-    for key, value in data.items():
-        if FIELD_TYPES.get(key) == "float" and isinstance(value, int) and not isinstance(value, bool):
-            out[key] = float(value)
-        if FIELD_TYPES.get(key) == "list" and isinstance(value, list):
-            out[key] = [float(v) if isinstance(v, int) else v for v in value]
-    return out
-
-
 def spec_path(name_or_path: str) -> Path:
+    """A spec file: a path to a .toml, or a name looked up in the spec folders."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" and path.exists():
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise UserError(f"{name_or_path}: no such spec file")
         return path
-    candidate = BENCHMARKS_DIR / f"{name_or_path}.toml"
-    if candidate.exists():
-        return candidate
-    raise UserError(
-        f"unknown experiment {name_or_path!r} (available: {', '.join(available_experiments())})"
-    )
+    if NAME.match(name_or_path):
+        for folder in spec_dirs():
+            if (folder / f"{name_or_path}.toml").is_file():
+                return folder / f"{name_or_path}.toml"
+    raise UserError(f"unknown experiment {name_or_path!r} (available: {', '.join(available_experiments())})")
 
 
 def available_experiments() -> list[str]:
-    """Spec names in natural order (fig2 < fig16, table1 < table2)."""
+    """Spec names of every spec folder, in natural order (fig2 < fig16, table1 < table2)."""
     def natural(name: str) -> list:
         return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
-    return sorted((p.stem for p in BENCHMARKS_DIR.glob("*.toml")), key=natural)
+    return sorted({p.stem for folder in spec_dirs() for p in folder.glob("*.toml")}, key=natural)
 
 
-def load_spec(name_or_path: str) -> Spec:
+def load_spec(name_or_path: str, _chain: tuple[str, ...] = ()) -> Spec:
     path = spec_path(name_or_path)
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path.name}: not valid TOML ({exc})") from None
-    return parse_spec(raw, path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    return parse_spec(raw, path, _chain)
 
 
-def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
+def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) -> Spec:
     name = path.name
     _reject_unknown(raw, TOP_LEVEL, name)
     exp = _table(raw, "experiment", name)
@@ -128,38 +129,57 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
     for key in ("name", "title", "report"):
         if not isinstance(exp.get(key), str):
             raise UserError(f"{name} [experiment]: {key} must be a string")
+    for key in ("paper", "reference", "description"):
+        if key in exp and not isinstance(exp[key], str):
+            raise UserError(f"{name} [experiment]: {key} must be a string")
+    if not NAME.match(exp["name"]) or ".." in exp["name"]:
+        raise UserError(f"{name} [experiment]: name {exp['name']!r} must be letters, digits, '_', '-' or '.' "
+                        "(it names a folder of the run store)")
     if exp["report"] not in REPORT_KINDS:
         raise UserError(f"{name} [experiment]: report must be one of {', '.join(REPORT_KINDS)}")
+    if exp.get("reference"):
+        from ignbench.resources import shipped
+
+        if not (shipped("paper") / exp["reference"]).is_file():
+            raise UserError(f"{name} [experiment]: reference {exp['reference']!r} is not a table of "
+                            f"{shipped('paper')}")
     if "same_runs_as" in exp:
-        return _sharing_spec(raw, exp, path)
+        return _sharing_spec(raw, exp, path, _chain + (exp["name"],))
     seeds = exp.get("seeds", 1)
-    if not isinstance(seeds, int) or seeds <= 0:
-        raise UserError(f"{name} [experiment]: seeds must be a positive integer, got {seeds!r}")
+    _check_seeds(seeds, f"{name} [experiment]")
 
     sweep = _table(raw, "sweep", name)
     check_keys(sweep, f"{name} [sweep]")
     for key, values in sweep.items():
         if not isinstance(values, list) or not values:
             raise UserError(f"{name} [sweep]: {key} must be a non-empty list")
-        for v in values:
-            check_type(key, float(v) if FIELD_TYPES[key] == "float" and isinstance(v, int) else v,
-                       f"{name} [sweep]")
+        if key in ("experiment", "preset", "seed"):
+            raise UserError(f"{name} [sweep]: {key} cannot be swept (seeds come from --seeds)")
+        sweep[key] = [coerce_floats({key: v})[key] for v in values]
+        for v in sweep[key]:
+            check_type(key, v, f"{name} [sweep]")
 
-    config = raw.get("config", {})
+    config = _table(raw, "config", name, required=False)
     check_keys(config, f"{name} [config]")
-    per_method = raw.get("per_method", {})
+    per_method = _table(raw, "per_method", name, required=False)
     for method, block in per_method.items():
+        if not isinstance(block, dict):
+            raise UserError(f"{name} [per_method.{method}]: must be a table")
         if method not in METHODS:
             raise UserError(f"{name} [per_method]: unknown method {method!r}")
         recipe = block.get("recipe")
         if recipe is not None and recipe not in IGN_RECIPES:
             raise UserError(f"{name} [per_method.{method}]: unknown recipe {recipe!r}")
         check_keys({k: v for k, v in block.items() if k != "recipe"}, f"{name} [per_method.{method}]")
-    presets = raw.get("presets", {})
+    presets = _table(raw, "presets", name, required=False)
     if not presets:
         raise UserError(f"{name}: needs at least one [presets.<name>] table")
     for preset, block in presets.items():
+        if not isinstance(block, dict):
+            raise UserError(f"{name} [presets.{preset}]: must be a table")
         check_keys({k: v for k, v in block.items() if k != "seeds"}, f"{name} [presets.{preset}]")
+        if "seeds" in block:
+            _check_seeds(block["seeds"], f"{name} [presets.{preset}]")
     figure_kinds = exp.get("figures", ["panels"])
     if not isinstance(figure_kinds, list) or any(k not in LOWDIM_FIGURE_KINDS for k in figure_kinds):
         raise UserError(f"{name} [experiment]: figures must be a list of {', '.join(LOWDIM_FIGURE_KINDS)}")
@@ -171,34 +191,60 @@ def parse_spec(raw: dict[str, Any], path: Path) -> Spec:
         name=exp["name"], title=exp["title"], paper=exp.get("paper", ""),
         reference=exp.get("reference", ""), report=exp["report"], seeds=seeds,
         default_preset=default_preset, figures=figure_kinds, sweep=sweep, config=config, per_method=per_method,
-        presets=presets, path=path, runs_of=exp["name"],
+        presets=presets, path=path, runs_of=exp["name"], claims=[],
     )
-    for preset in presets:  # validate every run of every preset now, not halfway through a sweep
-        spec.expand(preset, seeds=1)
+    every_run = [cfg for preset in presets for cfg in spec.expand(preset, seeds=1)]  # validated now, not mid-sweep
+    spec.claims.extend(parse_claims(raw.get("claims"), name, every_run, list(sweep)))
     return spec
 
 
-def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path) -> Spec:
+def _check_seeds(seeds: Any, where: str) -> None:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds <= 0:
+        raise UserError(f"{where}: seeds must be a positive integer, got {seeds!r}")
+
+
+def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path, chain: tuple[str, ...]) -> Spec:
     """A spec that reports another spec's runs differently (NAIGN Table 2 scores the models of Table 1)."""
-    own = sorted((set(raw) - {"experiment"}) | (set(exp) & {"seeds", "default_preset", "figures"}))
+    own = sorted((set(raw) - {"experiment", "claims"}) | (set(exp) & {"seeds", "default_preset"}))
     if own:
         raise UserError(f"{path.name}: {own[0]!r} cannot be set in a spec with same_runs_as "
                         f"(the runs, presets and seeds are those of {exp['same_runs_as']!r})")
-    base = load_spec(str(exp["same_runs_as"]))
+    target = exp["same_runs_as"]
+    if not isinstance(target, str):
+        raise UserError(f"{path.name} [experiment]: same_runs_as must be a spec name")
+    if target in chain:
+        raise UserError(f"{path.name} [experiment]: same_runs_as cycle {' -> '.join((*chain, target))}")
+    base = load_spec(target, chain)
     if base.runs_of != base.name:
         raise UserError(f"{path.name}: same_runs_as must name a spec with its own runs, not {base.name!r}")
-    return Spec(
+    select = exp.get("select", {})
+    if not isinstance(select, dict):
+        raise UserError(f"{path.name} [experiment]: select must be a table of swept field = [values]")
+    for key, values in select.items():
+        if key not in base.sweep:
+            raise UserError(f"{path.name} [experiment]: select {key!r} is not swept by {target!r} "
+                            f"(swept: {', '.join(base.sweep)})")
+        if not isinstance(values, list) or not values or any(v not in base.sweep[key] for v in values):
+            raise UserError(f"{path.name} [experiment]: select {key} must list values swept by {target!r} "
+                            f"({base.sweep[key]})")
+    figure_kinds = exp.get("figures", base.figures)
+    if not isinstance(figure_kinds, list) or any(k not in LOWDIM_FIGURE_KINDS for k in figure_kinds):
+        raise UserError(f"{path.name} [experiment]: figures must be a list of {', '.join(LOWDIM_FIGURE_KINDS)}")
+    spec = Spec(
         name=exp["name"], title=exp["title"], paper=exp.get("paper", ""), reference=exp.get("reference", ""),
-        report=exp["report"], seeds=base.seeds, default_preset=base.default_preset, figures=base.figures,
+        report=exp["report"], seeds=base.seeds, default_preset=base.default_preset, figures=figure_kinds,
         sweep=base.sweep, config=base.config, per_method=base.per_method, presets=base.presets, path=path,
-        runs_of=base.runs_of,
+        runs_of=base.runs_of, claims=[], select=select,
     )
+    every_run = [cfg for preset in spec.presets for cfg in spec.expand(preset, seeds=1)]
+    spec.claims.extend(parse_claims(raw.get("claims"), path.name, every_run, list(base.sweep)))
+    return spec
 
 
-def _table(raw: dict[str, Any], key: str, name: str) -> dict[str, Any]:
-    value = raw.get(key)
+def _table(raw: dict[str, Any], key: str, name: str, required: bool = True) -> dict[str, Any]:
+    value = raw.get(key, None if required else {})
     if not isinstance(value, dict):
-        raise UserError(f"{name}: missing [{key}] table")
+        raise UserError(f"{name}: {'missing' if key not in raw else 'malformed'} [{key}] table")
     return value
 
 

@@ -1,25 +1,25 @@
-"""`ignbench status`: one line per run, from the store merged with Slurm's view of submitted runs."""
+"""`ignbench status`: one line per stored run, from the store, the runs' locks and Slurm's view of submitted runs."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from ignbench.store import FAILED, Store
+from ignbench.store import FAILED, State, Store, live_state, parse_state
 
 
-def status_rows(experiment: str, preset: str | None, store_root: Path) -> list[tuple]:
+def status_rows(experiment: str, preset: str | None, store: Store) -> list[tuple]:
+    """Rows (with a header) of every stored run of the experiment; [] when there is none."""
     from ignbench.launch.slurm import refresh_slurm_states
 
-    store = Store(store_root)
     refresh_slurm_states(list(store.iter_runs(experiment)))
     rows = [("run_id", "preset", "method", "dataset", "seed", "state", "step", "job", "note")]
     for rd, config, status in store.iter_runs(experiment):
-        if preset and config["preset"] != preset:
+        if preset and config.get("preset") != preset:
             continue
+        state, live_step = live_state(rd, status)
         note = status.get("error") or ""
-        if status.get("state") in FAILED:
+        if parse_state(status.get("state", State.PENDING), rd.status) in FAILED:
             note = f"{note} log: {status.get('log', rd.path / 'status.json')}".strip()
-        rows.append((rd.path.name, config["preset"], config["method"], config["dataset"], config["seed"],
-                     status.get("state", "pending"), f"{status.get('step', 0)}/{config['steps']}",
-                     status.get("slurm_job_id", "-"), note))
+        step = live_step if live_step is not None else status.get("step", 0)
+        rows.append((rd.path.name, config.get("preset"), config.get("method"), config.get("dataset"),
+                     config.get("seed"), state, f"{step}/{config.get('steps')}", status.get("slurm_job_id", "-"),
+                     note))
     return rows if len(rows) > 1 else []

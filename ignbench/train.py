@@ -1,142 +1,47 @@
-"""The training loop: seeded, checkpointed, resumable, NaN-aware. One call trains and evaluates one run."""
+"""Run a group of runs to the end: lock, resume, train (stacked when they share a shape), checkpoint, evaluate.
+
+Every run is locked while a process works on it (see `ignbench.lock`); a run held by a live process elsewhere is
+skipped. A run whose newest checkpoint is unreadable resumes from the previous one; with `restart_corrupt` (the
+CLI's --retry-failed) a run with no readable checkpoint restarts from step 0. A non-finite loss ends a run as
+`diverged` (a result), while the others of its ensemble go on. A finished run whose evaluation for the current
+evaluation settings is missing is only evaluated: its trainer, resumed at the final step, has no step left to do.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import os
 import platform
 import socket
 import subprocess
 import time
+from collections import defaultdict
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
-from ignbench import objectives
 from ignbench.config import RunConfig
 from ignbench.data import Data, load_data
-from ignbench.models import build_model
-from ignbench.noise import Prior
-from ignbench.store import RunDir, Store, atomic_torch_save, atomic_write_bytes, atomic_write_json
+from ignbench.errors import UserError
+from ignbench.evaluate import Curve, evaluate_run
+from ignbench.lock import RunLock
+from ignbench.store import EVAL_FIELDS, FAILED, RunDir, State, Store, atomic_write_bytes, write_eval
+from ignbench.trainer import Trainer
 
 DEFAULT_CHECKPOINT_EVERY = 500
+HELD = "held elsewhere"
 
 
-class BatchSampler:
-    """Mini-batches: epochs of random permutations of a finite set, or fresh draws from a toy distribution."""
-
-    def __init__(self, data: Data, batch_size: int):
-        self.data = data
-        self.batch_size = batch_size
-        self.perm = torch.empty(0, dtype=torch.long)
-        self.pos = 0
-
-    def next(self, g: torch.Generator) -> torch.Tensor:
-        if self.data.toy is not None:
-            return self.data.toy.sample(self.batch_size, g)
-        n = len(self.data.train)
-        if self.pos + self.batch_size > len(self.perm):
-            self.perm = torch.randperm(n, generator=g)
-            self.pos = 0
-        idx = self.perm[self.pos : self.pos + self.batch_size]
-        self.pos += self.batch_size
-        return self.data.train[idx]
-
-    def state_dict(self) -> dict:
-        return {"perm": self.perm, "pos": self.pos}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.perm, self.pos = state["perm"], state["pos"]
-
-
-class Trainer:
-    """Holds everything one run's training needs; `step()` does one optimisation step."""
-
-    def __init__(self, cfg: RunConfig, data: Data, device: torch.device):
-        self.cfg = cfg
-        self.data = data
-        self.device = device
-        torch.manual_seed(cfg.seed)
-        self.g = torch.Generator().manual_seed(cfg.seed)
-        self.model = build_model(cfg, data.train.shape[-1]).to(device)
-        self.prior = Prior.fit(cfg.prior, data.train)
-        self.sampler = BatchSampler(data, cfg.batch_size)
-        self.replay = objectives.ReplayBuffer(cfg.replay_capacity)
-        opt_cls = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-        kwargs = {"weight_decay": cfg.weight_decay} if cfg.optimizer == "adamw" else {}
-        self.opt = opt_cls(self.model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), **kwargs)
-        self.step_done = 0
-        self.log: list[dict[str, float]] = []
-        self.curve: list[dict[str, float]] = []  # FLD during training, when cfg.curve_every > 0
-
-    def sample_z(self, n: int) -> torch.Tensor:
-        return self.prior.sample(n, self.g).to(self.device)
-
-    def losses(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        cfg = self.cfg
-        if cfg.method == "ign":
-            terms = objectives.ign_terms(self.model, x, self.sample_z(len(x)), cfg)
-            return objectives.ign_loss(terms, cfg), terms
-        x_imle, z_star = self.imle_pair(x)
-        z = self.sample_z(len(x))
-        terms = objectives.naign_terms(self.model, x, x_imle, z_star, z, cfg, with_idem=cfg.method == "naign")
-        return objectives.naign_loss(terms, cfg, warm=self.step_done < cfg.warmup_steps), terms
-
-    def imle_pair(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        use_replay = bool(self.replay.pairs) and float(torch.rand(1, generator=self.g)) < self.cfg.replay_prob
-        if use_replay:
-            x_old, z_old = self.replay.draw(self.g)
-            return x_old.to(self.device), z_old.to(self.device)
-        z_star = objectives.imle_nearest(self.model, x, self.sample_z, self.cfg.resolved_imle_m,
-                                         self.cfg.imle_chunk, self.cfg.distance)
-        self.replay.push(x.cpu(), z_star.cpu())
-        return x, z_star
-
-    def step(self) -> dict[str, float]:
-        """One optimisation step; returns the logged values (loss is NaN/inf when the run diverged)."""
-        self.model.train()
-        x = self.sampler.next(self.g).to(self.device)
-        loss, terms = self.losses(x)
-        row = {"step": self.step_done + 1, "loss": loss.item()}
-        row.update({k: v.item() for k, v in terms.items()})
-        if not math.isfinite(row["loss"]):
-            return row
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.step_done += 1
-        return row
-
-    def state_dict(self) -> dict:
-        return {
-            "model": self.model.state_dict(), "opt": self.opt.state_dict(), "g": self.g.get_state(),
-            "torch_rng": torch.get_rng_state(), "sampler": self.sampler.state_dict(),
-            "replay": self.replay.state_dict(), "prior": self.prior.state_dict(),
-            "step": self.step_done, "log": self.log, "curve": self.curve, "config": self.cfg.to_dict(),
-        }
-
-    def load_state_dict(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["opt"])
-        self.g.set_state(state["g"])
-        torch.set_rng_state(state["torch_rng"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.replay.load_state_dict(state["replay"])
-        self.prior = Prior.from_state_dict(state["prior"])
-        self.step_done = state["step"]
-        self.log = list(state["log"])
-        self.curve = list(state.get("curve", []))
-
-
-def write_log(rows: list[dict[str, float]], path: Path) -> None:
+def write_csv(rows: list[dict], path: Path) -> None:
     if not rows:
         return
     out = io.StringIO()
-    keys = list(dict.fromkeys(k for row in rows for k in row))
-    writer = csv.DictWriter(out, fieldnames=keys)
+    writer = csv.DictWriter(out, fieldnames=list(dict.fromkeys(k for row in rows for k in row)))
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_bytes(path, out.getvalue().encode())
@@ -157,68 +62,204 @@ def environment() -> dict[str, str | int]:
             "python": platform.python_version(), "torch_threads": torch.get_num_threads()}
 
 
-def train_run(cfg: RunConfig, store: Store, data_root: Path | None = None,
+class Job:
+    """One run inside `run_group`: its config, store paths, lock and data once loaded."""
+
+    def __init__(self, cfg: RunConfig, store: Store):
+        self.cfg = cfg
+        self.store = store
+        self.rd: RunDir = store.run_dir(cfg)
+        self.lock = RunLock(self.rd.path)
+        self.data: Data | None = None
+        self.checkpoint: dict | None = None
+
+    def status(self, **fields) -> None:
+        self.store.write_status(self.cfg, **fields)
+
+    def fail(self, exc: BaseException) -> State:
+        """Record an exception as the run's failure: a UserError's one line, or a crash with its traceback."""
+        if isinstance(exc, UserError):
+            self.status(state=State.FAILED, error=str(exc), finished=time.time())
+        else:
+            import traceback
+
+            self.status(state=State.FAILED, error=f"{exc.__class__.__name__}: {exc}", finished=time.time(),
+                        traceback="".join(traceback.format_exception(exc)))
+        return State.FAILED
+
+
+MAX_STACK = 64  # runs trained together at most (per-op overhead is shared; beyond this arithmetic dominates)
+
+
+def stack_groups(cfgs: list[RunConfig], max_stack: int = MAX_STACK) -> list[list[RunConfig]]:
+    """Runs that can train as one ensemble: MLP runs equal in every training field but seed, dataset and labels,
+    on data of one dimension; at most `max_stack` per group. Image runs train alone."""
+    from ignbench.data.toy import get as toy
+
+    groups: dict[tuple, list[RunConfig]] = defaultdict(list)
+    for cfg in cfgs:
+        if cfg.image:
+            key: tuple = ("alone", cfg.experiment, cfg.run_id)
+        else:
+            shared = {k: v for k, v in cfg.to_dict().items()
+                      if k not in ("seed", "dataset", "experiment", "preset") and k not in EVAL_FIELDS}
+            key = ("stack", repr(sorted(shared.items())), toy(cfg.dataset).dim)
+        groups[key].append(cfg)
+    return [group[i : i + max_stack] for group in groups.values() for i in range(0, len(group), max_stack)]
+
+
+def run_runs(cfgs: list[RunConfig], store: Store, data_root: Path | None = None,
+             checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = True,
+             extra_status: dict | None = None, restart_corrupt: bool = False, evaluate_only: bool = False,
+             on_step: Callable[[int], None] | None = None) -> dict[str, str]:
+    """Train (stacked where possible) and evaluate the runs, group by group; each run's final state (or HELD)."""
+    results: dict[str, str] = {}
+    groups = stack_groups(cfgs)
+    for group in tqdm(groups, desc="groups", unit="group", disable=not progress or len(groups) < 2):
+        results.update(run_group(group, store, data_root, checkpoint_every, progress, extra_status,
+                                 restart_corrupt, evaluate_only, on_step))
+    return results
+
+
+def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None,
               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = True,
-              on_step: Callable[[int], None] | None = None, extra_status: dict | None = None) -> str:
-    """Train (resuming from a checkpoint if one exists) and evaluate one run. Returns its final state."""
-    rd = store.run_dir(cfg)
-    device = pick_device()
-    store.write_status(cfg, state="running", device=str(device), started=time.time(), error=None,
-                       **environment(), **(extra_status or {}))
-    data = load_data(cfg, data_root)
-    trainer = Trainer(cfg, data, device)
-    if rd.checkpoint.exists():
-        trainer.load_state_dict(torch.load(rd.checkpoint, map_location=device, weights_only=False))
-        resumes = store.status(cfg).get("resumed_from_steps", [])
-        store.write_status(cfg, resumed_from_steps=[*resumes, trainer.step_done])
+              extra_status: dict | None = None, restart_corrupt: bool = False, evaluate_only: bool = False,
+              on_step: Callable[[int], None] | None = None) -> dict[str, str]:
+    """Lock the runs of one stack group, then train and evaluate those this process got.
+
+    evaluate_only: score finished runs again from their final checkpoints, and leave every other run alone.
+    """
+    results: dict[str, str] = {}
+    with ExitStack() as locks:
+        jobs = []
+        for cfg in cfgs:
+            job = Job(cfg, store)
+            if not job.lock.acquire():
+                results[cfg.run_id] = HELD
+                continue
+            locks.callback(job.lock.release)
+            jobs.append(job)
+        try:
+            ready: dict[int, list[Job]] = defaultdict(list)
+            for job in jobs:
+                state = store.state(job.cfg)  # again, under the lock: another process may have finished it
+                finished = state == State.DIVERGED or (state == State.DONE and store.has_eval(job.cfg))
+                trained = state == State.DONE or store.status(job.cfg).get("submitted_for") == "evaluation"
+                if (finished and not evaluate_only) or (evaluate_only and not trained) or (
+                        state in FAILED and not restart_corrupt):
+                    results[job.cfg.run_id] = state
+                elif _prepare(job, data_root, extra_status or {}, restart_corrupt, evaluate_only):
+                    ready[job.checkpoint["step"] if job.checkpoint else 0].append(job)
+                else:
+                    results[job.cfg.run_id] = State.FAILED
+            for same_step in ready.values():  # members of one ensemble must resume from one step
+                results.update(_train_stack(same_step, checkpoint_every, progress, on_step))
+        except (KeyboardInterrupt, SystemExit):
+            for job in jobs:
+                if store.state(job.cfg) == State.RUNNING:
+                    job.status(state=State.INTERRUPTED, error="interrupted; rerun the command to resume")
+            raise
+    return results
+
+
+def _prepare(job: Job, data_root: Path | None, extra: dict, restart_corrupt: bool, evaluate_only: bool) -> bool:
+    """Load data and the newest readable checkpoint, and mark the run running; False if the run failed."""
+    try:
+        job.data = load_data(job.cfg, data_root)
+        state, notes = job.rd.load_checkpoint("cpu")
+        if state is None and notes:
+            if not restart_corrupt:
+                raise UserError(f"{notes[0]}; rerun with --retry-failed to restart the run from step 0")
+            job.rd.quarantine_checkpoints()
+        if evaluate_only and (state is None or state["step"] != job.cfg.steps):
+            raise UserError(f"{job.rd.checkpoint}: no final checkpoint to evaluate (rerun the run with --force)")
+    except Exception as exc:  # noqa: BLE001 - one run's failure must not stop the others
+        job.fail(exc)
+        return False
+    job.checkpoint = state
+    attempts = job.store.status(job.cfg).get("attempts", [])
+    job.status(state=State.RUNNING, device=str(pick_device()), started=time.time(), error=None, submitted_for=None,
+               checkpoint_notes=notes, **environment(), **extra,
+               attempts=[*attempts, {"host": socket.gethostname(), "pid": os.getpid(), "at": time.time(),
+                                     "from_step": state["step"] if state else 0}])
+    return True
+
+
+def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
+                 on_step: Callable[[int], None] | None) -> dict[str, str]:
+    """Train the jobs of one group together to their step count, then evaluate each."""
+    results: dict[str, str] = {}
+    try:
+        trainer = Trainer([j.cfg for j in jobs], [j.data for j in jobs], pick_device())
+        if jobs[0].checkpoint is not None:
+            trainer.load_member_states([j.checkpoint for j in jobs])
+        curves = {j.cfg.run_id: Curve(j.cfg, j.data, trainer.members[e].prior)
+                  for e, j in enumerate(jobs) if j.cfg.curve_every}
+    except Exception as exc:  # noqa: BLE001
+        return {job.cfg.run_id: job.fail(exc) for job in jobs}
+    active = list(jobs)
+    cfg = jobs[0].cfg
     log_every = max(1, cfg.steps // 200)
-    curve = None
-    if cfg.curve_every > 0:
-        from ignbench.evaluate import FLDCurve
-
-        curve = FLDCurve(cfg, trainer.prior, data.test)
-    bar = tqdm(total=cfg.steps, initial=trainer.step_done, disable=not progress, leave=False,
-               desc=f"{cfg.method} {cfg.dataset} seed {cfg.seed}", unit="step")
-    while trainer.step_done < cfg.steps:
-        row = trainer.step()
-        if not math.isfinite(row["loss"]):
-            trainer.log.append(row)
-            write_log(trainer.log, rd.log)
-            store.write_status(cfg, state="diverged", step=row["step"], finished=time.time(),
-                               error=f"non-finite loss {row['loss']} at step {row['step']}")
-            bar.close()
-            return "diverged"
-        if trainer.step_done % log_every == 0 or trainer.step_done == cfg.steps:
-            trainer.log.append(row)
-            bar.set_postfix(loss=f"{row['loss']:.4g}")
-        bar.update(1)
-        if curve is not None and (trainer.step_done % cfg.curve_every == 0 or trainer.step_done == cfg.steps):
-            trainer.curve.append({"step": trainer.step_done, "fld": curve.point(trainer.model)})
-        if trainer.step_done % checkpoint_every == 0 or trainer.step_done == cfg.steps:
-            atomic_torch_save(trainer.state_dict(), rd.checkpoint)
-            write_log(trainer.log, rd.log)
-            write_log(trainer.curve, rd.curve)
-            store.write_status(cfg, step=trainer.step_done)
-        if on_step is not None:
-            on_step(trainer.step_done)
-    bar.close()
-    write_evaluation(cfg, trainer, data, rd)
-    store.write_status(cfg, state="done", step=trainer.step_done, finished=time.time())
-    return "done"
-
-
-def write_evaluation(cfg: RunConfig, trainer: Trainer, data: Data, rd: RunDir) -> None:
-    from ignbench.evaluate import evaluate_run
-
-    metrics = evaluate_run(cfg, trainer.model, data, trainer.prior, rd)
-    atomic_write_json(rd.eval, {"metrics": metrics, "eval_bn_mode": cfg.eval_bn_mode})
+    desc = (f"{cfg.method} {cfg.dataset} seed {cfg.seed}" if len(jobs) == 1
+            else f"{cfg.method} x {len(jobs)} runs (stacked)")
+    bar = tqdm(total=cfg.steps, initial=trainer.step_done, disable=not progress, leave=False, desc=desc, unit="step")
+    try:
+        while trainer.step_done < cfg.steps and active:
+            rows = trainer.step()
+            step = trainer.step_done
+            gone = [e for e, row in enumerate(rows) if not math.isfinite(row["loss"])]
+            for e, (job, row) in enumerate(zip(active, rows, strict=True)):
+                job.lock.step = step
+                if e in gone:
+                    results[job.cfg.run_id] = _diverge(job, trainer.members[e].log + [row], row)
+                else:
+                    _after_step(job, trainer, e, row, curves.get(job.cfg.run_id), log_every, checkpoint_every)
+            if gone:
+                trainer.drop(gone)
+                active = [j for e, j in enumerate(active) if e not in gone]
+            bar.set_postfix(loss=f"{rows[0]['loss']:.4g}")
+            bar.update(1)
+            if on_step is not None:
+                on_step(step)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a crash fails the runs it was training, not the sweep
+        return results | {job.cfg.run_id: job.fail(exc) for job in active}
+    finally:
+        bar.close()
+    for e, job in enumerate(active):
+        try:
+            results[job.cfg.run_id] = _finish(job, trainer.member_model(e), trainer.members[e].prior)
+        except Exception as exc:  # noqa: BLE001
+            results[job.cfg.run_id] = job.fail(exc)
+    return results
 
 
-def reevaluate_run(cfg: RunConfig, store: Store, data_root: Path | None = None) -> None:
-    """Evaluate a finished run again from its final checkpoint (new metrics or figures, no retraining)."""
-    rd = store.run_dir(cfg)
-    data = load_data(cfg, data_root)
-    trainer = Trainer(cfg, data, pick_device())
-    trainer.load_state_dict(torch.load(rd.checkpoint, map_location=trainer.device, weights_only=False))
-    write_evaluation(cfg, trainer, data, rd)
+def _after_step(job: Job, trainer: Trainer, e: int, row: dict, curve: Curve | None, log_every: int,
+                checkpoint_every: int) -> None:
+    """Log, record the curve and checkpoint member e when their turn comes."""
+    member, step, steps = trainer.members[e], trainer.step_done, job.cfg.steps
+    if step % log_every == 0 or step == steps:
+        member.log.append(row)
+    if curve is not None and (step % job.cfg.curve_every == 0 or step == steps):
+        member.curve += [{"step": step, "bn_mode": mode, "metric": metric, "value": value}
+                         for mode, metric, value in curve.point(trainer.member_model(e))]
+    if step % checkpoint_every == 0 or step == steps:
+        job.rd.save_checkpoint(trainer.member_state(e))
+        write_csv(member.log, job.rd.log)
+        write_csv(member.curve, job.rd.curve)
+        job.status(step=step)
 
+
+def _diverge(job: Job, log: list[dict], row: dict) -> str:
+    write_csv(log, job.rd.log)
+    job.status(state=State.DIVERGED, step=row["step"], finished=time.time(),
+               error=f"non-finite loss {row['loss']} at step {row['step']}")
+    return State.DIVERGED
+
+
+def _finish(job: Job, model: torch.nn.Module, prior) -> str:
+    metrics, files = evaluate_run(job.cfg, model, job.data, prior)
+    write_eval(job.store.eval_dir(job.cfg), job.cfg, metrics, files)
+    job.status(state=State.DONE, step=job.cfg.steps, finished=time.time(), error=None)
+    return State.DONE

@@ -39,9 +39,10 @@ class ToyDistribution:
     bounds: float  # half-width of the square shown in figures
 
     def sample(self, n: int, g: torch.Generator) -> torch.Tensor:
+        """n points, drawn with (and on the device of) the generator g."""
         if self.centers is not None:
-            idx = torch.randint(len(self.centers), (n,), generator=g)
-            return self.centers[idx] + self.sigma * torch.randn(n, self.dim, generator=g)
+            idx = torch.randint(len(self.centers), (n,), generator=g, device=g.device)
+            return self.centers.to(g.device)[idx] + self.sigma * torch.randn(n, self.dim, generator=g, device=g.device)
         return _moons(n, self.sigma, g)
 
     def manifold_distance(self, points: torch.Tensor) -> torch.Tensor:
@@ -53,12 +54,12 @@ class ToyDistribution:
 
 def _moons(n: int, noise: float, g: torch.Generator) -> torch.Tensor:
     n_outer = n // 2
-    t = torch.rand(n, generator=g) * math.pi
+    t = torch.rand(n, generator=g, device=g.device) * math.pi
     outer = torch.stack([torch.cos(t), torch.sin(t)], dim=1)
     inner = torch.stack([1 - torch.cos(t), 0.5 - torch.sin(t)], dim=1)
     pts = torch.cat([outer[:n_outer], inner[n_outer:]])
-    pts = pts + noise * torch.randn(n, 2, generator=g)
-    return pts * MOON_SCALE + torch.tensor(MOON_SHIFT)
+    pts = pts + noise * torch.randn(n, 2, generator=g, device=g.device)
+    return pts * MOON_SCALE + torch.tensor(MOON_SHIFT, device=g.device)
 
 
 def _arc_distance(p: torch.Tensor, center: tuple[float, float], upper: bool) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Cluster profiles: slurm/profiles/<name>.toml, validated field by field."""
+"""Cluster profiles: a name of a shipped profile (slurm/profiles/<name>.toml) or a path, validated field by field."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ from pathlib import Path
 
 from ignbench.checks import require_type
 from ignbench.errors import UserError
-
-PROFILES_DIR = Path(__file__).resolve().parents[2] / "slurm" / "profiles"
+from ignbench.resources import shipped
 
 
 @dataclass(frozen=True)
@@ -30,15 +29,20 @@ class Profile:
 
 def load_profile(name_or_path: str) -> Profile:
     path = Path(name_or_path)
-    if not (path.suffix == ".toml" and path.exists()):
-        path = PROFILES_DIR / f"{name_or_path}.toml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.toml")))
-        raise UserError(f"unknown Slurm profile {name_or_path!r} (available: {known})")
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise UserError(f"{name_or_path}: no such Slurm profile file")
+    else:
+        path = shipped("profiles") / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in shipped("profiles").glob("*.toml")))
+        raise UserError(f"unknown Slurm profile {name_or_path!r} (available: {known}; or a path to a .toml)")
     try:
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"{path.name}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
     known_fields = {f.name: f for f in fields(Profile) if f.name != "name"}
     for key, value in raw.items():
         if key not in known_fields:
@@ -52,6 +56,8 @@ def load_profile(name_or_path: str) -> Profile:
         if raw.get(key, 1) <= 0:
             raise UserError(f"{path.name}: {key} must be positive")
     for key in ("gpus_per_node", "max_requeues", "mem_gb"):
-        if raw.get(key, 0) < 0:
-            raise UserError(f"{path.name}: {key} must be >= 0")
+        if not raw.get(key, 0) >= 0:  # also catches nan
+            raise UserError(f"{path.name}: {key} must be a number >= 0")
+    if "mem_gb" in raw and raw["mem_gb"] == float("inf"):
+        raise UserError(f"{path.name}: mem_gb must be finite")
     return Profile(name=path.stem, **raw)

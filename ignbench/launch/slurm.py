@@ -1,8 +1,11 @@
-"""Slurm executor: a spec's pending runs go out as submitit job arrays; results land in the same store.
+"""Slurm executor: pending runs go out as submitit job arrays; results land in the same store.
 
-- Each array task gets only a run's resolved config (a dict) and a few paths: never models or data.
-- The code is snapshotted at submit time (submitit's RsyncSnapshot: a copy of the committed tree); queued jobs
-  import the snapshot, so edits made after submission do not change them.
+- Each array task trains one stack group (`train.stack_groups`: an image run alone, or several low-dimensional
+  runs of one shape as an ensemble) and gets only their resolved configs (dicts) and a few paths: never models or
+  data. Tasks lock their runs like local processes do, so a run is never trained twice.
+- In a git checkout the code is snapshotted at submit time (submitit's RsyncSnapshot: a copy of the committed
+  tree); queued jobs import the snapshot, so edits made after submission do not change them. An installed
+  ignbench (a wheel) is not edited in place and is used as it is.
 - Jobs are `submitit.helpers.Checkpointable`: on timeout or preemption Slurm signals them, submitit requeues
   them (at most `max_requeues` times) and the run resumes from its last checkpoint.
 - `refresh_slurm_states` merges sacct's view into the store for `ignbench status`.
@@ -23,26 +26,30 @@ from tqdm.auto import tqdm
 from ignbench.config import RunConfig
 from ignbench.errors import UserError
 from ignbench.launch.profile import Profile, load_profile
-from ignbench.store import FAILED, FINISHED, RunDir, Store, atomic_write_json, count_states, read_json
+from ignbench.lock import is_stale, read_lock
+from ignbench.store import ACTIVE, FAILED, FINISHED, RunDir, State, Store, atomic_write_json, read_json
+from ignbench.train import stack_groups
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SACCT_STATES = {  # Slurm's final states -> the store's
     "CANCELLED": "cancelled", "TIMEOUT": "timeout", "OUT_OF_MEMORY": "out-of-memory",
     "NODE_FAIL": "node-fail", "FAILED": "failed", "BOOT_FAIL": "failed", "DEADLINE": "timeout",
 }
-ACTIVE = ("submitted", "running", "interrupted")
+WATCHED = ACTIVE | {State.INTERRUPTED}
 
 
 class SlurmRun(submitit.helpers.Checkpointable):
-    """What one array task runs. Requeued as-is on timeout/preemption; training resumes from its checkpoint."""
+    """What one array task runs. Requeued as-is on timeout/preemption; training resumes from its checkpoints."""
 
-    def __call__(self, config: dict, store_root: str, data_root: str | None, checkpoint_every: int) -> str:
-        from ignbench.launch.local import run_one
+    def __call__(self, configs: list[dict], store_root: str, data_root: str | None, checkpoint_every: int,
+                 restart_corrupt: bool = False, evaluate_only: bool = False) -> dict[str, str]:
+        from ignbench.train import run_group
 
-        cfg = RunConfig.from_dict(config)
+        cfgs = [RunConfig.from_dict(c) for c in configs]
         env = submitit.JobEnvironment()
-        return run_one(cfg, Store(store_root), Path(data_root) if data_root else None, checkpoint_every,
-                       progress=False, extra_status={"slurm_job_id": env.job_id, "executor": "slurm"})
+        return run_group(cfgs, Store(store_root), Path(data_root) if data_root else None, checkpoint_every,
+                         progress=False, extra_status={"slurm_job_id": env.job_id, "executor": "slurm"},
+                         restart_corrupt=restart_corrupt, evaluate_only=evaluate_only)
 
 
 def check_cluster(profile: Profile) -> None:
@@ -81,46 +88,65 @@ def make_executor(profile: Profile, folder: Path) -> submitit.AutoExecutor:
     return executor
 
 
-def submit(runs: list[RunConfig], store: Store, profile_name: str, data_root: Path | None,
-           checkpoint_every: int, wait: bool) -> dict[str, str]:
+def _in_git_checkout() -> bool:
+    return (REPO_ROOT / ".git").exists() and shutil.which("git") is not None
+
+
+def submit(runs: list[RunConfig], store: Store, profile_name: str, data_root: Path | None, checkpoint_every: int,
+           wait: bool, restart_corrupt: bool = False, evaluate_only: bool = False) -> dict[str, str] | None:
+    """Submit one array task per stack group; with `wait`, follow them and return every run's final state."""
     profile = load_profile(profile_name)
     check_cluster(profile)
     store_root = store.root.resolve()
-    folder = store_root / runs[0].experiment / ".slurm"
-    snapshot = folder / "code" / time.strftime("%Y%m%d-%H%M%S")
+    folder = store_root / ".slurm"
     executor = make_executor(profile, folder / "%j")
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                           capture_output=True, text=True).stdout.strip()
-    if dirty:
-        click.echo("warning: uncommitted changes are not in the code snapshot; jobs run the committed code",
-                   err=True)
-    jobs = []
-    with submitit.helpers.RsyncSnapshot(snapshot_dir=snapshot, root_dir=REPO_ROOT,
-                                        exclude=["results", ".venv", "*.egg-info"]):
-        for start in range(0, len(runs), profile.max_array_size):
-            chunk = runs[start : start + profile.max_array_size]
-            try:
-                with executor.batch():
-                    chunk_jobs = [executor.submit(SlurmRun(), cfg.to_dict(), str(store_root),
-                                                  str(data_root.resolve()) if data_root else None, checkpoint_every)
-                                  for cfg in chunk]
-            except submitit.core.utils.FailedJobError as exc:
-                raise UserError(f"sbatch refused the job array: {str(exc).strip().splitlines()[-1]}") from None
-            jobs += list(zip(chunk, chunk_jobs, strict=True))
-    for cfg, job in jobs:
-        store.write_status(cfg, state="submitted", slurm_job_id=job.job_id, executor="slurm",
-                           log=str(job.paths.stdout), submitted=time.time(), error=None)
-    click.echo(f"submitted {len(jobs)} run(s) as Slurm job array(s) {sorted({j.job_id.split('_')[0] for _, j in jobs})}"
-               f" [profile {profile.name}, code snapshot {snapshot}]")
+    groups = stack_groups(runs)
+    args = (str(store_root), str(data_root.resolve()) if data_root else None, checkpoint_every, restart_corrupt,
+            evaluate_only)
+    snapshot = None
+    if _in_git_checkout():
+        snapshot = folder / "code" / time.strftime("%Y%m%d-%H%M%S")
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        if dirty:
+            click.echo("warning: uncommitted changes are not in the code snapshot; jobs run the committed code",
+                       err=True)
+        with submitit.helpers.RsyncSnapshot(snapshot_dir=snapshot, root_dir=REPO_ROOT,
+                                            exclude=["results", ".venv", "*.egg-info"]):
+            jobs = _submit_groups(executor, profile, groups, args)
+    else:
+        jobs = _submit_groups(executor, profile, groups, args)
+    for group, job in jobs:
+        for cfg in group:
+            store.write_status(cfg, state=State.SUBMITTED, slurm_job_id=job.job_id, executor="slurm",
+                               log=str(job.paths.stdout), submitted=time.time(), error=None,
+                               submitted_for="evaluation" if evaluate_only else "training")
+    arrays = sorted({j.job_id.split("_")[0] for _, j in jobs})
+    click.echo(f"submitted {len(runs)} run(s) as {len(jobs)} task(s) of Slurm job array(s) {arrays} "
+               f"[profile {profile.name}{f', code snapshot {snapshot}' if snapshot else ''}]")
     if not wait:
         click.echo("not waiting: follow with `ignbench status " + runs[0].experiment + "`")
-        return {cfg.run_id: "submitted" for cfg, _ in jobs}
+        return None
     return follow(jobs, store)
+
+
+def _submit_groups(executor: submitit.AutoExecutor, profile: Profile, groups: list[list[RunConfig]],
+                   args: tuple) -> list[tuple[list[RunConfig], submitit.Job]]:
+    jobs = []
+    for start in range(0, len(groups), profile.max_array_size):
+        chunk = groups[start : start + profile.max_array_size]
+        try:
+            with executor.batch():
+                chunk_jobs = [executor.submit(SlurmRun(), [c.to_dict() for c in group], *args) for group in chunk]
+        except submitit.core.utils.FailedJobError as exc:
+            raise UserError(f"sbatch refused the job array: {str(exc).strip().splitlines()[-1]}") from None
+        jobs += list(zip(chunk, chunk_jobs, strict=True))
+    return jobs
 
 
 def follow(jobs: list, store: Store, poll_s: float = 2.0) -> dict[str, str]:
     """Wait for the array with a progress bar; then record every Slurm-level failure in the store."""
-    with tqdm(total=len(jobs), desc="slurm runs", unit="run") as bar:
+    with tqdm(total=len(jobs), desc="slurm tasks", unit="task") as bar:
         pending = {job.job_id for _, job in jobs}
         while pending:
             time.sleep(poll_s)
@@ -128,13 +154,11 @@ def follow(jobs: list, store: Store, poll_s: float = 2.0) -> dict[str, str]:
             left = {j for j in pending if j in queued}
             bar.update(len(pending) - len(left))
             pending = left
-    unfinished = [(cfg, job) for cfg, job in jobs if store.state(cfg) not in FINISHED + FAILED]
-    verdicts = sacct_states([job.job_id for _, job in unfinished])
+    unfinished = [(cfg, job) for group, job in jobs for cfg in group if store.state(cfg) not in FINISHED | FAILED]
+    verdicts = sacct_states(sorted({job.job_id for _, job in unfinished}))
     for cfg, job in unfinished:
         record_failure(store.run_dir(cfg), job.job_id, verdicts.get(job.job_id, VANISHED), _reason(job))
-    results = {cfg.run_id: store.state(cfg) for cfg, _ in jobs}
-    click.echo(f"finished: {count_states(results.values())}")
-    return results
+    return {cfg.run_id: str(store.state(cfg)) for group, _ in jobs for cfg in group}
 
 
 def _reason(job: submitit.Job) -> str:
@@ -154,8 +178,9 @@ def record_failure(rd: RunDir, job_id: str, slurm_state: str, reason: str) -> No
     """Write Slurm's final verdict for a run whose own code never recorded one (killed, cancelled, OOM)."""
     state = SACCT_STATES.get(slurm_state.split()[0], "failed")
     current = read_json(rd.status) if rd.status.exists() else {}
-    if current.get("state") in FINISHED or current.get("state") in FAILED:
-        return
+    lock = read_lock(rd.lock)
+    if current.get("state") in FINISHED | FAILED or (lock is not None and not is_stale(lock)):
+        return  # settled, or another live process is working on it
     current.update(state=state, error=f"Slurm {slurm_state}{': ' + reason if reason else ''}",
                    slurm_job_id=job_id, finished=time.time())
     atomic_write_json(rd.status, current)
@@ -195,7 +220,10 @@ def sacct_states(job_ids: list[str]) -> dict[str, str]:
 
 def refresh_slurm_states(runs: list[tuple[RunDir, dict, dict]]) -> None:
     """For submitted/running runs, let sacct's final states (cancelled, OOM, timeout, ...) into the store."""
-    active = {s["slurm_job_id"]: rd for rd, _, s in runs if s.get("slurm_job_id") and s.get("state") in ACTIVE}
+    active: dict[str, list[RunDir]] = {}
+    for rd, _, s in runs:
+        if s.get("slurm_job_id") and s.get("state") in WATCHED:
+            active.setdefault(s["slurm_job_id"], []).append(rd)
     if not active or shutil.which("squeue") is None:
         return
     queued = squeue_ids()
@@ -203,5 +231,6 @@ def refresh_slurm_states(runs: list[tuple[RunDir, dict, dict]]) -> None:
     verdicts = sacct_states(gone)
     for job_id in gone:
         state = verdicts.get(job_id, VANISHED)
-        if state in SACCT_STATES or state == VANISHED:
-            record_failure(active[job_id], job_id, state, "")
+        if state.split()[0] in SACCT_STATES or state == VANISHED:
+            for rd in active[job_id]:
+                record_failure(rd, job_id, state, "")

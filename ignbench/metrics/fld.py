@@ -40,5 +40,15 @@ def lenet_features(images: torch.Tensor, weights: Path | None = None, batch_size
     return feats[lenet.FEATURE_LAYER].double().numpy()
 
 
-def fld(fake: torch.Tensor, real: torch.Tensor, weights: Path | None = None) -> float:
-    return frechet_distance_features(lenet_features(fake, weights), lenet_features(real, weights))
+def sanity_values(dataset: str, data_root: Path | None, weights: Path | None) -> list[tuple[str, float, int]]:
+    """(name, FLD against the test split, n) for the test split itself, a same-size train subset, and noise."""
+    from ignbench.data.images import load_labelled
+
+    train_x, _, test_x, _ = load_labelled(dataset, 32, data_root)
+    n = min(len(test_x), 10000)
+    test_f = lenet_features(test_x[:n], weights)
+    g = torch.Generator().manual_seed(0)
+    train_subset = train_x[torch.randperm(len(train_x), generator=g)[:n]]  # mnist-5k is sorted by class
+    noise = torch.randn(n, 1, 32, 32, generator=g).clamp(-1, 1)
+    return [(name, frechet_distance_features(lenet_features(images, weights), test_f), n)
+            for name, images in (("test", test_x[:n]), ("train", train_subset), ("noise", noise))]

@@ -10,12 +10,9 @@ from collections.abc import Callable, Iterable
 
 import torch
 
-FK_STEPS = (1, 2, 3, 5, 10, 20, 50, 100, 200)  # IGN Fig. 16: stable for tens of steps, diverging near 100
-FK_SAMPLES = 500  # samples iterated in an evaluation
-
 
 def fk_stability(f: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor,
-                 ks: Iterable[int] = FK_STEPS) -> tuple[dict[int, dict[str, float]], dict[int, torch.Tensor]]:
+                 ks: Iterable[int]) -> tuple[dict[int, dict[str, float]], dict[int, torch.Tensor]]:
     """Per k: {"mae_to_fz", "drift"}; also the images f^k(z) for every k (for figures and further metrics)."""
     wanted = sorted(set(ks))
     if not wanted or wanted[0] < 1:

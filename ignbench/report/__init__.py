@@ -1,4 +1,5 @@
-"""`ignbench report`: tables (Markdown, CSV, LaTeX), figures (PNG) and one HTML page, from the store only."""
+"""`ignbench report`: for exactly the runs of a plan, tables (Markdown, CSV, LaTeX), figures (PNG), the claims'
+scorecard and an HTML fragment; `html.write_index` gathers every fragment of the store into index.html."""
 
 from __future__ import annotations
 
@@ -8,91 +9,120 @@ from pathlib import Path
 import pandas as pd
 
 from ignbench.report import figures, tables
+from ignbench.report.scorecard import decisions_for, scorecard
+from ignbench.results import curves_frame, results_frame
 from ignbench.spec import Spec
-from ignbench.store import Store, load_curves, load_results
+from ignbench.store import Store
 
 GENERATION_METRICS = ["fld", "coverage", "density"]
-LOWDIM_METRICS = ["modes_covered", "hq_share", "coverage", "density"]
+LOWDIM_METRICS = ["modes_covered", "hq_share", "coverage", "coverage_r", "density"]
+MODE_NOTE = {"eval": "BatchNorm in eval mode (running statistics)",
+             "train": "BatchNorm in train mode (batch statistics, batches of eval_batch)", "none": ""}
 
 
 @dataclass
 class Section:
-    """One experiment at one preset: its table and figures, for the terminal and the HTML page."""
+    """One experiment at one preset: its tables, scorecard and figures, for the terminal and the HTML page."""
 
     experiment: str
     preset: str
     caption: str
-    table: pd.DataFrame
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    scorecard: pd.DataFrame | None = None
     files: list[Path] = field(default_factory=list)
     figures: list[tuple[Path, str]] = field(default_factory=list)
-    extra_tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
 
 
-def presets_with_results(spec: Spec, store: Store) -> list[str]:
-    df = load_results(spec.runs_of, store.root)
-    if df.empty:
-        return []
-    return [p for p in spec.preset_names() if p in set(df["preset"])]
-
-
-def report_experiment(spec: Spec, preset: str, store: Store, out_root: Path) -> Section:
-    df = load_results(spec.runs_of, store.root)
-    df = df[df["preset"] == preset] if not df.empty else df
-    tables.require_results(df, spec.name, preset)
+def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, out_root: Path) -> Section:
+    runs = spec.expand(preset, seeds)
+    df = results_frame(runs, store)
+    curves = curves_frame(runs, store)
     out = out_root / preset
     out.mkdir(parents=True, exist_ok=True)
     stats = tables.summarize(df)
     data = ", ".join(sorted(set(df["dataset"])))
-    caption = (f"{spec.title}. Ours: mean ± std (n seeds) at preset '{preset}' on {data}"
+    finished = int((df.drop_duplicates("run_id")["state"] == "done").sum())
+    caption = (f"{spec.title}. Ours: mean ± std over seeds (finished/planned runs) at preset '{preset}' on {data}, "
+               f"{finished} of {len(runs)} planned runs finished"
                f"{'' if preset == 'paper' else ' (scaled down: not comparable in absolute value to the paper)'}."
                f" Source: {spec.paper}.")
-    if spec.report == "generation":
-        table = tables.generation_table(stats, tables.load_paper(spec.reference), GENERATION_METRICS)
-        section = Section(spec.name, preset, caption, table)
-        section.figures += figures.generation_figures(df, store, out, spec.name)
-    elif spec.report == "curves":
-        curves = load_curves(spec.runs_of, store.root)
-        curves = curves[curves["preset"] == preset]
-        table = tables.curve_table(stats, curves)
-        section = Section(spec.name, preset, caption, table)
-        section.figures += figures.fld_curve_figure(curves, out, spec.name)
-        section.figures += figures.generation_figures(df, store, out, spec.name)
-    elif spec.report == "stability":
-        table = tables.stability_table(stats)
-        section = Section(spec.name, preset, caption, table)
-        section.figures += figures.stability_figures(df, store, out, spec.name)
-    elif spec.report == "restoration":
-        table = tables.restoration_table(stats, tables.load_paper(spec.reference), "mae")
-        section = Section(spec.name, preset, caption, table)
-        literal = tables.restoration_table(stats, tables.load_paper(""), "mae_to_degraded")
-        section.extra_tables.append(("The paper's literal wording, MAE of f(x') against the degraded x' "
-                                     "(see REPRODUCE.md)", literal))
-        literal.to_csv(out / f"{spec.name}_to_degraded.csv", index=False)
-        section.figures += figures.restoration_figure(df, store, out, spec.name)
-    else:
-        table = tables.lowdim_table(stats[stats.application.isin(["f(z)", "f(f(z))"])], LOWDIM_METRICS)
-        section = Section(spec.name, preset, caption, table)
-        drift = stats[stats.application.isin(["drift", "drift_near"])]
-        if not drift.empty:
-            drift_table = tables.lowdim_table(drift, ["corr", "mae"])
-            section.extra_tables.append(("Drift δ(z) vs exact manifold distance on a grid "
-                                         "(drift: whole square; drift_near: points within 1 of the manifold)",
-                                         drift_table))
-            drift_table.to_csv(out / f"{spec.name}_drift.csv", index=False)
-        section.figures += figures.lowdim_figures(df, store, out, spec.name, spec.figures)
-    stats.to_csv(out / f"{spec.name}_long.csv", index=False)
-    table.to_csv(out / f"{spec.name}.csv", index=False)
-    (out / f"{spec.name}.tex").write_text(tables.to_latex(table, caption))
-    (out / f"{spec.name}.md").write_text(render_markdown(section))
-    section.files += [out / f"{spec.name}.md", out / f"{spec.name}.csv", out / f"{spec.name}.tex",
-                      out / f"{spec.name}_long.csv"]
+    section = Section(spec.name, preset, caption)
+    modes = [m for m in ("eval", "train", "none") if m in set(df["bn_mode"].dropna())] or ["none"]
+    _tables(section, spec, stats, curves, modes)
+    if spec.claims:
+        section.scorecard = scorecard(spec, preset, decisions_for(spec, df, curves))
+        plateau = tables.plateau_table(curves, sorted(set(curves["metric"])))
+        if len(plateau) and spec.report == "lowdim":
+            section.tables.append(("Has training plateaued? Over the last 20 % of the steps, a run has plateaued when "
+                                   "the net change of its curve is at most the spread of the final value over seeds; "
+                                   "the stricter range (max - min, jitter included) is beside it", plateau))
+    section.figures += _figures(spec, df, curves, store, out)
+    _write(section, out)
     return section
 
 
-def render_markdown(section: Section) -> str:
-    parts = [f"### {section.experiment} ({section.preset})", "", section.caption, "",
-             tables.to_markdown(section.table)]
-    for title, extra in section.extra_tables:
-        parts += ["", title, "", tables.to_markdown(extra)]
-    return "\n".join(parts) + "\n"
+def _tables(section: Section, spec: Spec, stats: pd.DataFrame, curves: pd.DataFrame, modes: list[str]) -> None:
+    paper = tables.load_paper(spec.reference)
+    for mode in modes:
+        note = f" — {MODE_NOTE[mode]}" if MODE_NOTE[mode] else ""
+        if spec.report == "generation":
+            section.tables.append((f"Generation{note}", tables.generation_table(stats, paper, GENERATION_METRICS,
+                                                                                mode)))
+        elif spec.report == "curves":
+            section.tables.append((f"FLD during training and at the end{note}",
+                                   tables.curve_table(stats, curves, mode)))
+        elif spec.report == "stability":
+            section.tables.append((f"f^k(z) for growing k{note}", tables.stability_table(stats, mode)))
+        elif spec.report == "restoration":
+            section.tables.append((f"MAE of f(x') against the clean x{note}",
+                                   tables.restoration_table(stats, paper, "mae", mode)))
+            section.tables.append((f"The paper's literal wording, MAE of f(x') against the degraded x'{note} "
+                                   "(see REPRODUCE.md)", tables.restoration_table(stats, tables.load_paper(""),
+                                                                                  "mae_to_degraded", mode)))
+        else:
+            section.tables.append(("Samples f(z) and f(f(z))",
+                                   tables.lowdim_table(stats, LOWDIM_METRICS, ["f(z)", "f(f(z))"])))
+            section.tables.append(("Drift δ(z) vs exact manifold distance on a grid (drift: whole square; "
+                                   "drift_near: points near the manifold)",
+                                   tables.lowdim_table(stats, ["corr", "mae"], ["drift", "drift_near"])))
 
+
+def _figures(spec: Spec, df: pd.DataFrame, curves: pd.DataFrame, store: Store, out: Path) -> list:
+    name = spec.name
+    if spec.report == "generation":
+        return figures.generation_figures(df, store, out, name)
+    if spec.report == "curves":
+        return figures.curve_figure(curves, out, name) + figures.generation_figures(df, store, out, name)
+    if spec.report == "stability":
+        return figures.stability_figures(df, store, out, name)
+    if spec.report == "restoration":
+        return figures.restoration_figure(df, store, out, name)
+    return figures.lowdim_figures(df, store, out, name, spec.figures) + figures.curve_figure(curves, out, name)
+
+
+def _write(section: Section, out: Path) -> None:
+    name = section.experiment
+    main = section.tables[0][1] if section.tables else pd.DataFrame()
+    main.to_csv(out / f"{name}.csv", index=False)
+    (out / f"{name}.tex").write_text("\n".join(tables.to_latex(t, f"{section.caption} {title}")
+                                              for title, t in section.tables))
+    for i, (_, table) in enumerate(section.tables[1:], start=2):
+        table.to_csv(out / f"{name}_table{i}.csv", index=False)
+    section.files += [out / f"{name}.md", out / f"{name}.csv", out / f"{name}.tex"]
+    if section.scorecard is not None:
+        section.scorecard.to_csv(out / f"{name}_scorecard.csv", index=False)
+        (out / f"{name}_scorecard.tex").write_text(tables.to_latex(section.scorecard, f"Claims of {name}"))
+        section.files += [out / f"{name}_scorecard.csv", out / f"{name}_scorecard.tex"]
+    (out / f"{name}.md").write_text(render_markdown(section))
+    from ignbench.report.html import write_fragment
+
+    section.files.append(write_fragment(section, out / f"{name}.section.html"))
+
+
+def render_markdown(section: Section) -> str:
+    parts = [f"### {section.experiment} ({section.preset})", "", section.caption]
+    if section.scorecard is not None:
+        parts += ["", "Claims:", "", tables.to_markdown(section.scorecard.drop(columns=["Text", "Test"]))]
+    for title, table in section.tables:
+        parts += ["", f"{title}:", "", tables.to_markdown(table)]
+    return "\n".join(parts) + "\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -13,9 +12,11 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
+from ignbench.measures import label  # noqa: E402
+from ignbench.methods import LABELS, method_order  # noqa: E402
 from ignbench.metrics.lowdim import energy_density  # noqa: E402
-from ignbench.report.tables import METHOD_LABELS, curve_label, iterate_order, label_order, varies_m  # noqa: E402
-from ignbench.store import RunDir, Store  # noqa: E402
+from ignbench.report.tables import curve_label, iterate_order, label_order, varies_m  # noqa: E402
+from ignbench.store import EvalDir, RunDir, Store  # noqa: E402
 
 PANELS = ["x", "f(x)", "z", "f(z)", "f(f(z))"]
 PANEL_TITLES = {"x": "data x", "f(x)": "f(x)", "z": "z ~ p_Z", "f(z)": "f(z)", "f(f(z))": "f(f(z))"}
@@ -32,8 +33,12 @@ def _run_dir(store: Store, row: pd.Series) -> RunDir:
     return RunDir(store.root / row["experiment"] / row["run_id"])
 
 
-def _methods(df: pd.DataFrame) -> list[str]:
-    return [m for m in METHOD_LABELS if m in set(df["method"])]
+def _eval_dir(store: Store, row: pd.Series) -> EvalDir:
+    return _run_dir(store, row).eval_dir(row["eval_id"])
+
+
+def _modes(df: pd.DataFrame) -> list[str]:
+    return [m for m in ("eval", "train", "none") if m in set(df["bn_mode"].dropna())]
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -48,14 +53,14 @@ def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> lis
         log = _run_dir(store, row).log
         if log.exists():
             frame = pd.read_csv(log)
-            frame["method"] = METHOD_LABELS[row["method"]]
+            frame["method"] = LABELS[row["method"]]
             frame["dataset"] = row["dataset"]
             logs.append(frame)
     if not logs:
         return []
     data = pd.concat(logs, ignore_index=True)
     terms = [c for c in ("rec", "idem", "tight", "imle") if c in data.columns]
-    hue_order = [METHOD_LABELS[m] for m in METHOD_LABELS if METHOD_LABELS[m] in set(data["method"])]
+    hue_order = [LABELS[m] for m in LABELS if LABELS[m] in set(data["method"])]
     style = "dataset" if data["dataset"].nunique() > 1 else None
     fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.2), squeeze=False)
     for i, (ax, term) in enumerate(zip(axes[0], terms, strict=True)):
@@ -67,20 +72,24 @@ def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> lis
     return [(path, "Training curves of every loss term, mean over seeds with the min-max band.")]
 
 
-def fld_curve_figure(curves: pd.DataFrame, out: Path, name: str) -> list[Figure]:
-    """NAIGN Fig. 4 (per method) / Fig. 9 (per M): FLD of f(z) during training, mean and min-max band."""
+def curve_figure(curves: pd.DataFrame, out: Path, name: str) -> list[Figure]:
+    """Metrics during training, mean and min-max band over seeds: NAIGN Fig. 4 (per method) and Fig. 9 (per M) for
+    FLD on MNIST, one panel per BatchNorm mode; on toy data one panel per dataset and metric."""
     if curves.empty:
         return []
     vary_m = varies_m(curves)
-    data = curves.assign(run=[curve_label(m, k, vary_m) for m, k in zip(curves.method, curves.M, strict=True)])
+    data = curves.assign(run=[curve_label(m, k, vary_m) for m, k in zip(curves.method, curves.M, strict=True)],
+                         panel=[f"{label(m, arrow=True)}" + (f", BN {b}" if b != "none" else "")
+                                for m, b in zip(curves.metric, curves.bn_mode, strict=True)])
     order = sorted(set(data["run"]), key=label_order)
-    fig, ax = plt.subplots(figsize=(6.4, 4))
-    sns.lineplot(data=data, x="step", y="fld", hue="run", hue_order=order, errorbar=("pi", 100), ax=ax)
-    ax.set_ylabel("FLD of f(z)")
-    ax.set_title(f"{name}: FLD during training (line: mean over seeds, band: min-max)")
-    path = _save(fig, out / f"{name}_fld_curve.png")
-    return [(path, "FLD of f(z) against the test images during training, as NAIGN Fig. 4 (per method) and "
-                   "Fig. 9 (per M): mean over seeds with the min-max band.")]
+    row = "dataset" if data["dataset"].nunique() > 1 else None
+    grid = sns.relplot(data=data, kind="line", x="step", y="value", hue="run", hue_order=order, col="panel",
+                       row=row, errorbar=("pi", 100), facet_kws={"sharey": False}, height=3.0, aspect=1.3)
+    grid.set_titles(row_template="{row_name}", col_template="{col_name}")
+    grid.figure.suptitle(f"{name}: during training (line: mean over seeds, band: min-max)", y=1.02)
+    path = _save(grid.figure, out / f"{name}_during_training.png")
+    return [(path, "Metrics of f(z) during training (FLD against the test images: NAIGN Fig. 4 per method, Fig. 9 "
+                   "per M; on toy data the measures the claims use), mean over seeds with the min-max band.")]
 
 
 def stability_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
@@ -89,56 +98,64 @@ def stability_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> l
     if data.empty:
         return []
     data["k"] = data["application"].map(iterate_order)
-    data["method"] = data["method"].map(METHOD_LABELS)
-    hue_order = [label for label in METHOD_LABELS.values() if label in set(data["method"])]
+    data["method"] = data["method"].map(LABELS)
+    hue_order = [name for name in LABELS.values() if name in set(data["method"])]
     panels = [("mae_to_fz", "|f^k(z) - f(z)|, mean L1"), ("drift", "drift |f^(k+1)(z) - f^k(z)|"),
               ("fld", "FLD of f^k(z)")]
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), squeeze=False)
-    for i, (ax, (metric, title)) in enumerate(zip(axes[0], panels, strict=True)):
-        sns.lineplot(data=data[data.metric == metric], x="k", y="value", hue="method", hue_order=hue_order,
-                     errorbar=("pi", 100), marker="o", ax=ax, legend=i == 0)
-        ax.set_xscale("log")
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel("")
+    modes = _modes(data)
+    fig, axes = plt.subplots(len(modes), len(panels), figsize=(4.2 * len(panels), 3.4 * len(modes)), squeeze=False)
+    for r, mode in enumerate(modes):
+        for i, (ax, (metric, title)) in enumerate(zip(axes[r], panels, strict=True)):
+            sns.lineplot(data=data[(data.metric == metric) & (data.bn_mode == mode)], x="k", y="value", hue="method",
+                         hue_order=hue_order, errorbar=("pi", 100), marker="o", ax=ax, legend=i == 0 and r == 0)
+            ax.set_xscale("log")
+            ax.set_title(f"{title} (BN {mode})", fontsize=10)
+            ax.set_ylabel("")
     path = _save(fig, out / f"{name}_fk.png")
-    figs = [(path, "Repeated application f^k(z), k = 1 ... 200 (IGN Fig. 16's stress test): distance to f(z), "
-                   "drift and FLD; mean over seeds with the min-max band.")]
+    figs = [(path, "Repeated application f^k(z) (IGN Fig. 16's stress test): distance to f(z), drift and FLD per "
+                   "BatchNorm mode; mean over seeds with the min-max band.")]
     ks = ", ".join(map(str, sorted(set(data["k"]))))
-    return figs + _per_method_images(df, store, out / f"{name}_iterates.png", lambda rd: rd.iterates, f"k = {ks}",
-                                     (3.6, 4.0), "f^k(z) of the lowest seed per method, one column per k "
-                                     "(as IGN Fig. 16).")
+    return figs + _per_mode_images(df, store, out, name, "iterates", f"k = {ks}", (3.6, 4.0),
+                                   "f^k(z) of the lowest seed per method, one column per k (as IGN Fig. 16)")
 
 
-def _per_method_images(df: pd.DataFrame, store: Store, path: Path, image: Callable[[RunDir], Path], subtitle: str,
+def _per_method_images(df: pd.DataFrame, store: Store, path: Path, kind: str, mode: str, subtitle: str,
                        size: tuple[float, float], caption: str) -> list[Figure]:
     """One panel per method showing a PNG grid its lowest-seed run saved at evaluation."""
     runs = _first_seed_runs(df)
-    grids = [(METHOD_LABELS[r["method"]], image(_run_dir(store, r))) for _, r in runs.iterrows()]
-    grids = [(label, grid) for label, grid in grids if grid.exists()]
+    grids = [(LABELS[r["method"]], _eval_dir(store, r).file(kind, mode)) for _, r in runs.iterrows()]
+    grids = [(title, grid) for title, grid in grids if grid.exists()]
     if not grids:
         return []
     fig, axes = plt.subplots(1, len(grids), figsize=(size[0] * len(grids), size[1]), squeeze=False)
-    for ax, (label, grid) in zip(axes[0], grids, strict=True):
+    for ax, (title, grid) in zip(axes[0], grids, strict=True):
         ax.imshow(plt.imread(grid), cmap="gray")
-        ax.set_title(f"{label}\n{subtitle}", fontsize=9)
+        ax.set_title(f"{title}\n{subtitle}", fontsize=9)
         ax.axis("off")
     return [(_save(fig, path), caption)]
 
 
+def _per_mode_images(df: pd.DataFrame, store: Store, out: Path, name: str, kind: str, columns: str,
+                     size: tuple[float, float], caption: str) -> list[Figure]:
+    """`_per_method_images` once per BatchNorm mode the runs were scored in."""
+    figs = []
+    for mode in _modes(df):
+        figs += _per_method_images(df, store, out / f"{name}_{kind}_{mode}.png", kind, mode,
+                                   f"{columns} (BN {mode})", size, f"{caption}; BatchNorm in {mode} mode.")
+    return figs
+
+
 def generation_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
-    samples = _per_method_images(df, store, out / f"{name}_samples.png", lambda rd: rd.samples,
-                                 "x | f(x) | z | f(z) | f(f(z))", (3.2, 5.5),
-                                 "Samples of the lowest seed per method (as NAIGN Fig. 10): test images x, f(x), "
-                                 "noise z, f(z), f(f(z)).")
-    return samples + training_curves(df, store, out, name)
+    return _per_mode_images(df, store, out, name, "samples", "x | f(x) | z | f(z) | f(f(z))", (3.2, 5.5),
+                            "Samples of the lowest seed per method (as NAIGN Fig. 10): test images x, f(x), noise z, "
+                            "f(z), f(f(z))") + training_curves(df, store, out, name)
 
 
 def restoration_figure(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
     """NAIGN Fig. 11 layout: per method, test images x, then x' and f(x') for each degradation."""
-    return _per_method_images(df, store, out / f"{name}_restoration.png", lambda rd: rd.restoration,
-                              "x | blur, f | noise, f | s&p, f | rows/cols, f", (4.6, 4.6),
-                              "Restoration by the lowest seed per method (as NAIGN Fig. 11): test image x, then for "
-                              "each degradation the degraded x' and f(x').")
+    return _per_mode_images(df, store, out, name, "restoration", "x | blur, f | noise, f | s&p, f | rows/cols, f",
+                            (4.6, 4.6), "Restoration by the lowest seed per method (as NAIGN Fig. 11): test image x, "
+                            "then for each degradation the degraded x' and f(x')")
 
 
 def _scatter(ax: plt.Axes, pts: torch.Tensor, bounds: float, color: str, ref: torch.Tensor | None) -> None:
@@ -155,10 +172,10 @@ def _scatter(ax: plt.Axes, pts: torch.Tensor, bounds: float, color: str, ref: to
 
 def _artifacts(runs: pd.DataFrame, store: Store, dims: tuple[int, ...]) -> list[tuple[pd.Series, dict]]:
     """(run, artifacts) of the runs whose data has one of `dims`, ordered by dataset, then method."""
-    loaded = [(r, torch.load(_run_dir(store, r).artifacts, weights_only=False)) for _, r in runs.iterrows()
-              if _run_dir(store, r).artifacts.exists()]
+    paths = [(r, _eval_dir(store, r).file("artifacts", "none")) for _, r in runs.iterrows()]
+    loaded = [(r, torch.load(path, weights_only=False)) for r, path in paths if path.exists()]
     loaded = [(r, a) for r, a in loaded if a["grid"].shape[1] in dims]
-    return sorted(loaded, key=lambda item: (item[0]["dataset"], list(METHOD_LABELS).index(item[0]["method"])))
+    return sorted(loaded, key=lambda item: (item[0]["dataset"], method_order(item[0]["method"])))
 
 
 def panels_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
@@ -176,7 +193,7 @@ def panels_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> lis
             _scatter(ax, art[panel], bounds, colors[panel], ref)
             ax.set_xticks([])
             ax.set_yticks([])
-        ax_row[0].set_ylabel(f"{run['dataset']}\n{METHOD_LABELS[run['method']]}", fontsize=9)
+        ax_row[0].set_ylabel(f"{run['dataset']}\n{LABELS[run['method']]}", fontsize=9)
     for ax, panel in zip(axes[0], PANELS, strict=True):
         ax.set_title(PANEL_TITLES[panel], fontsize=10)
     path = _save(fig, out / f"{name}_panels.png")
@@ -192,7 +209,7 @@ def density_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) -> li
     n = int(round(len(arts[0][1]["grid"]) ** 0.5))
     bounds = float(arts[0][1]["grid"].abs().max())
     maps = [("true distance d_M", arts[0][1]["true_distance"])]
-    maps += [(METHOD_LABELS[r["method"]], a["drift"]) for r, a in arts]
+    maps += [(LABELS[r["method"]], a["drift"]) for r, a in arts]
     fig, axes = plt.subplots(1, len(maps), figsize=(3.3 * len(maps), 3.3), squeeze=False)
     for ax, (title, dist) in zip(axes[0], maps, strict=True):
         ax.imshow(energy_density(dist.float()).reshape(n, n).numpy(), origin="lower", cmap="viridis",
@@ -218,7 +235,7 @@ def projection_figure(runs: pd.DataFrame, store: Store, out: Path, name: str) ->
         ax.scatter(start[:, 0], start[:, 1], s=4, color="tab:red")
         ax.quiver(start[:, 0], start[:, 1], end[:, 0] - start[:, 0], end[:, 1] - start[:, 1], angles="xy",
                   scale_units="xy", scale=1, color="tab:green", width=0.003, alpha=0.8)
-        ax.set_title(METHOD_LABELS[run["method"]])
+        ax.set_title(LABELS[run["method"]])
         ax.set_aspect("equal")
     path = _save(fig, out / f"{name}_projection.png")
     return [(path, "Projection map (NAIGN Fig. 7): grid points (red) and arrows (green) to f(point); "

@@ -1,0 +1,85 @@
+"""Tidy frames of results for exactly the runs of a plan (spec x preset x seeds), never whatever else is stored.
+
+    import ignbench
+    df = ignbench.load_results("table1", preset="cpu")     # one row per run x BatchNorm mode x application x metric
+    df[df.metric == "fld"].groupby(["bn_mode", "method", "application"]).value.agg(["mean", "std", "count"])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from ignbench.config import RunConfig
+from ignbench.methods import METHODS
+from ignbench.store import DEFAULT_ROOT, State, Store, parse_state, read_metrics
+
+RUN_COLUMNS = ["experiment", "preset", "run_id", "eval_id", "method", "dataset", "seed", "state", "M"]
+
+
+def _run_row(cfg: RunConfig, store: Store) -> dict:
+    state = store.state(cfg)
+    if state == State.DONE and not store.has_eval(cfg):
+        state = State.PENDING  # trained, but not yet scored under this plan's evaluation settings
+    config = cfg.to_dict()
+    config.pop("betas")
+    config.pop("fk_steps")
+    return {**config, "run_id": cfg.run_id, "eval_id": cfg.eval_id, "state": str(state),
+            "M": cfg.resolved_imle_m if METHODS[cfg.method].imle else 0}
+
+
+def results_frame(runs: list[RunConfig], store: Store) -> pd.DataFrame:
+    """One row per (run, bn_mode, application, metric); a run without metrics (not finished, diverged, failed)
+    appears once with value NaN, its `state` saying why."""
+    rows = []
+    for cfg in runs:
+        base = _run_row(cfg, store)
+        metrics = read_metrics(store.eval_dir(cfg)) if base["state"] == State.DONE else {}
+        if not metrics:
+            rows.append({**base, "bn_mode": None, "application": None, "metric": None, "value": float("nan")})
+        for mode, applications in metrics.items():
+            for application, values in applications.items():
+                for metric, value in values.items():
+                    rows.append({**base, "bn_mode": mode, "application": application, "metric": metric,
+                                 "value": float("nan") if value is None else float(value)})
+    return pd.DataFrame(rows)
+
+
+def curves_frame(runs: list[RunConfig], store: Store) -> pd.DataFrame:
+    """Metrics recorded during training (runs with curve_every > 0): one row per (run, step, bn_mode, metric)."""
+    columns = ["run_id", "method", "dataset", "seed", "preset", "M", "state", "step", "bn_mode", "metric", "value"]
+    frames = []
+    for cfg in runs:
+        rd = store.run_dir(cfg)
+        if not rd.curve.exists():
+            continue
+        base = _run_row(cfg, store)
+        frame = pd.read_csv(rd.curve)
+        frames.append(frame.assign(**{k: base[k] for k in ("run_id", "method", "dataset", "seed", "preset", "M",
+                                                            "state")}))
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def unplanned_runs(experiment: str, planned: set[str], store: Store) -> list[tuple[str, dict, str]]:
+    """(run id, config, state) of stored runs of an experiment that are not in the plan."""
+    return [(rd.path.name, config, str(parse_state(status.get("state", State.PENDING), rd.status)))
+            for rd, config, status in store.iter_runs(experiment) if rd.path.name not in planned]
+
+
+def load_results(spec: str, preset: str | None = None, seeds: int | None = None,
+                 root: Path | str = DEFAULT_ROOT) -> pd.DataFrame:
+    """The tidy results of a spec's plan (default preset and seeds unless given)."""
+    from ignbench.spec import load_spec
+
+    loaded = load_spec(spec)
+    return results_frame(loaded.expand(preset or loaded.default_preset, seeds), Store(root))
+
+
+def load_curves(spec: str, preset: str | None = None, seeds: int | None = None,
+                root: Path | str = DEFAULT_ROOT) -> pd.DataFrame:
+    """The training curves of a spec's plan."""
+    from ignbench.spec import load_spec
+
+    loaded = load_spec(spec)
+    return curves_frame(loaded.expand(preset or loaded.default_preset, seeds), Store(root))
