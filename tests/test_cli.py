@@ -1,4 +1,5 @@
-"""End to end through the CLI: smoke run, skip/force/retry, report outputs, and every bad input."""
+"""End to end through the CLI: smoke runs, skip/force/retry, reports of exactly the planned runs, visible
+failures, verdicts, evaluation, and the index page."""
 
 from __future__ import annotations
 
@@ -8,81 +9,149 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from click.testing import CliRunner
 
-from ignbench import load_results
+from conftest import MINI_SPEC
+from ignbench import load_curves, load_results
 from ignbench.cli import main
 
-GOOD_SPEC = """
-[experiment]
-name = "mini"
-title = "mini"
-report = "lowdim"
-seeds = 1
-
-[sweep]
-method = ["naign"]
-
-[config]
-dataset = "2moons"
-distance = "l2"
-eval_kind = "lowdim"
-batch_size = 8
-steps = 3
-hidden = 16
-eval_n_samples = 64
-eval_n_real = 64
-
-[presets.paper]
-[presets.smoke]
-"""
+GOOD_SPEC = MINI_SPEC
 
 
-def _files(root: Path) -> set[Path]:
-    return {p for p in root.rglob("*") if p.is_file()} if root.exists() else set()
-
-
-def _spec(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "mini.toml"
+def _spec(tmp_path: Path, text: str, name: str = "mini.toml") -> Path:
+    path = tmp_path / name
     path.write_text(text)
     return path
 
 
-def test_smoke_run_status_report_and_skip(runner, tmp_path):
-    store, out = tmp_path / "runs", tmp_path / "reports"
-    res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(store)])
+@pytest.fixture(scope="module")
+def table1(tmp_path_factory):
+    """table1 at the smoke preset (3 methods x 2 seeds): the runs Table 2, Fig. 4 and Fig. 16 report too."""
+    root = tmp_path_factory.mktemp("table1")
+    store, out = root / "runs", root / "reports"
+    res = CliRunner().invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(store)])
     assert res.exit_code == 0, res.output
-    assert "finished: 3 done" in res.output
+    assert "finished: 6 done" in res.output
+    return store, out
+
+
+def test_rerun_skips_finished_runs_and_status_lists_them(runner, table1):
+    store, _ = table1
     again = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(store)])
-    assert "3 done); 0 to do" in again.output
+    assert "6 runs (6 done); 0 to do" in again.output
     status = runner.invoke(main, ["status", "table1", "--store", str(store)])
-    assert status.output.count(" done ") == 3
-    rep = runner.invoke(main, ["report", "table1", "--store", str(store), "--out", str(out)])
+    assert status.output.count(" done ") == 6 and "4/4" in status.output
+
+
+def test_table1_report_tables_figures_scorecard_and_index(runner, table1):
+    store, out = table1
+    rep = runner.invoke(main, ["report", "table1", "--preset", "smoke", "--store", str(store), "--out", str(out)])
     assert rep.exit_code == 0, rep.output
-    assert "| IGN: f(z) |" in rep.output and "| NAIGN-: f(f(z)) |" in rep.output
-    assert "preset 'smoke'" in rep.output
+    assert "| IGN: f(z) |" in rep.output and "| NAIGN-: f(f(z)) |" in rep.output and "preset 'smoke'" in rep.output
     table = pd.read_csv(out / "smoke" / "table1.csv")
     assert list(table["Method"]) == ["IGN: f(z)", "IGN: f(f(z))", "NAIGN: f(z)", "NAIGN: f(f(z))",
                                      "NAIGN-: f(z)", "NAIGN-: f(f(z))"]
     assert table["FLD (↓) paper"].iloc[0] == "359 ± 40"
+    assert table["FLD (↓)"].str.endswith("(2/2)").all()  # finished of planned, in every cell
+    train_mode = pd.read_csv(out / "smoke" / "table1_table2.csv")  # the same models, BatchNorm in train mode
+    assert not train_mode["FLD (↓)"].equals(table["FLD (↓)"])
     assert "\\begin{tabular}" in (out / "smoke" / "table1.tex").read_text()
-    assert (out / "smoke" / "table1_samples.png").stat().st_size > 1000
-    assert (out / "table1.html").exists()
-    df = load_results("table1", store)
+    for mode in ("eval", "train"):
+        assert (out / "smoke" / f"table1_samples_{mode}.png").stat().st_size > 1000
+    card = pd.read_csv(out / "smoke" / "table1_scorecard.csv")
+    assert len(card) == 2 * 12 and set(card["BN mode"]) == {"eval", "train"}  # 12 claims x 2 BatchNorm modes
+    assert set(card["Verdict"]) <= {"reproduced", "contradicted", "inconclusive", "insufficient"}
+    assert card.loc[card.Claim == "fld-naign-beats-ign", "Paper"].iloc[0] == "279 ± 40 vs 359 ± 40"
+    index = (out / "index.html").read_text()
+    assert "Scorecard:" in index and "fld-naign-beats-ign" in index and "table1_samples_eval.png" in index
+    df = load_results("table1", preset="smoke", root=store)
+    assert set(df["bn_mode"].dropna()) == {"eval", "train"}
     assert set(df["metric"].dropna()) >= {"fld", "coverage", "density", "rec_error", "mae", "mae_input"}
     assert df[df.metric == "fld"]["value"].gt(0).all()
 
-    # Table 2 scores the same models: nothing new to train, and its report reads table1's runs.
+
+def test_table2_fig4_fig16_report_table1s_runs(runner, table1):
+    store, out = table1
     shared = runner.invoke(main, ["run", "table2", "--preset", "smoke", "--store", str(store)])
-    assert shared.exit_code == 0 and "3 runs (the runs of table1) (3 done); 0 to do" in shared.output
-    rep2 = runner.invoke(main, ["report", "table2", "--store", str(store), "--out", str(out)])
-    assert rep2.exit_code == 0, rep2.output
+    assert shared.exit_code == 0 and "6 runs (the runs of table1) (6 done); 0 to do" in shared.output
+    for name in ("table2", "fig4_fld_training", "fig16_fk_stability"):
+        rep = runner.invoke(main, ["report", name, "--preset", "smoke", "--store", str(store), "--out", str(out)])
+        assert rep.exit_code == 0, rep.output
     table2 = pd.read_csv(out / "smoke" / "table2.csv")
     assert list(table2["Method"]) == ["IGN", "NAIGN", "NAIGN-", "x' itself (no restoration)"]
     assert table2["Blur paper"].iloc[0] == "0.44 ± 0.43" and table2["LinesRows paper"].iloc[1] == "0.11 ± 0.00"
-    assert (out / "smoke" / "table2_restoration.png").stat().st_size > 1000
+    assert (out / "smoke" / "table2_restoration_eval.png").stat().st_size > 1000
+    df = load_results("table2", preset="smoke", root=store)
     inputs = df[df.metric == "mae_input"].groupby("application")["value"].nunique()
     assert set(inputs.index) == {"blur", "gaussian_noise", "salt_pepper", "lines_rows"}
     assert (inputs == 1).all()  # every run is scored on the very same degraded images
+    fk = pd.read_csv(out / "smoke" / "fig16_fk_stability.csv")
+    assert list(fk["k"]) == [1, 2, 20, 100] * 3
+    assert fk["L1 distance to f(z)"].iloc[0].startswith("0.0000")  # f^1 is f
+    curves = load_curves("fig4_fld_training", preset="smoke", root=store)
+    assert sorted(curves["step"].unique()) == [2, 4] and set(curves["bn_mode"]) == {"eval", "train"}
+    assert (out / "smoke" / "fig4_fld_training_during_training.png").stat().st_size > 1000
+    index = (out / "index.html").read_text()
+    assert all(f"id='{name}-smoke'" in index for name in ("table1", "table2", "fig4_fld_training",
+                                                         "fig16_fk_stability"))
+
+
+def test_verdict_prints_every_claim(runner, table1):
+    store, _ = table1
+    res = runner.invoke(main, ["verdict", "table2", "--preset", "smoke", "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "### table2 [smoke]:" in res.output
+    assert res.output.count("| blur-naign-beats-ign |") == 2  # one row per BatchNorm mode
+
+
+def test_report_shows_exactly_the_planned_runs(runner, tmp_path):
+    """A copy of a spec with other settings under the same name adds runs to the store, never to the report."""
+    spec = _spec(tmp_path, GOOD_SPEC)
+    other = _spec(tmp_path / "..", GOOD_SPEC.replace("steps = 3", "steps = 4"), "mini-copy.toml")
+    store, out = tmp_path / "runs", tmp_path / "reports"
+    for path in (spec, other):
+        assert runner.invoke(main, ["run", str(path), "--preset", "smoke", "--store", str(store)]).exit_code == 0
+    assert len(list((store / "mini").iterdir())) == 2
+    rep = runner.invoke(main, ["report", str(spec), "--preset", "smoke", "--store", str(store), "--out", str(out),
+                               "--unplanned"])
+    assert rep.exit_code == 0, rep.output
+    assert "(1/1)" in rep.output and "(2/" not in rep.output
+    assert "stored runs of mini outside this plan: 1" in rep.output
+    assert not (tmp_path / "mini.html").exists()  # nothing written beside the spec
+
+
+def test_failed_and_diverged_runs_are_counted_in_every_cell(runner, tmp_path):
+    spec = _spec(tmp_path, GOOD_SPEC.replace("seeds = 1", "seeds = 3"))
+    store, out = tmp_path / "runs", tmp_path / "reports"
+    assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
+    statuses = sorted((store / "mini").glob("*/status.json"))
+    for path, state in zip(statuses[:2], ("diverged", "failed"), strict=True):
+        path.write_text(json.dumps({**json.loads(path.read_text()), "state": state}))
+    rep = runner.invoke(main, ["report", str(spec), "--preset", "smoke", "--store", str(store), "--out", str(out)])
+    assert rep.exit_code == 0, rep.output
+    assert "(1/3, 1 diverged, 1 failed)" in rep.output
+    statuses[2].write_text(json.dumps({**json.loads(statuses[2].read_text()), "state": "diverged"}))
+    rep = runner.invoke(main, ["report", str(spec), "--preset", "smoke", "--store", str(store), "--out", str(out)])
+    assert "| 2moons | NAIGN | f(z) | – (0/3, 2 diverged, 1 failed)" in rep.output  # the rows stay
+
+
+def test_run_exits_1_when_a_run_failed_and_0_when_one_diverged(runner, tmp_path, monkeypatch):
+    from ignbench import methods
+    from ignbench.trainer import Trainer
+
+    spec = _spec(tmp_path, GOOD_SPEC)
+    store = tmp_path / "runs"
+    monkeypatch.setattr(Trainer, "step", lambda self: (_ for _ in ()).throw(RuntimeError("boom")))
+    failed = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)])
+    assert failed.exit_code == 1 and "1 run(s) failed" in failed.output
+    monkeypatch.undo()
+    original = methods.METHODS["naign"]
+    import dataclasses
+
+    monkeypatch.setitem(methods.METHODS, "naign", dataclasses.replace(
+        original, loss=lambda terms, cfg, warm: original.loss(terms, cfg, warm) * float("nan")))
+    diverged = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store), "--retry-failed"])
+    assert diverged.exit_code == 0 and "1 run(s) diverged" in diverged.output
 
 
 def test_force_and_retry_failed(runner, tmp_path):
@@ -90,9 +159,7 @@ def test_force_and_retry_failed(runner, tmp_path):
     store = tmp_path / "runs"
     assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
     status_file = next(store.rglob("status.json"))
-    status = json.loads(status_file.read_text())
-    status["state"] = "failed"
-    status_file.write_text(json.dumps(status))
+    status_file.write_text(json.dumps({**json.loads(status_file.read_text()), "state": "failed"}))
     skipped = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)])
     assert "0 to do" in skipped.output
     retried = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store), "--retry-failed"])
@@ -101,96 +168,18 @@ def test_force_and_retry_failed(runner, tmp_path):
     assert "1 to do" in forced.output and "finished: 1 done" in forced.output
 
 
-def test_dry_run_shows_plan_and_cost_and_writes_nothing(runner, tmp_path):
+def test_dry_run_shows_plan_and_measured_cost_and_writes_nothing(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("IGNBENCH_CACHE", str(tmp_path / "cache"))
     store = tmp_path / "runs"
-    res = runner.invoke(main, ["run", "table1", "--seeds", "6", "--dry-run", "--store", str(store)])
-    assert res.exit_code == 0
-    assert "table1 [paper]: 18 runs (18 pending); 18 to do" in res.output
-    assert "50000 steps x batch 256 M=2560" in res.output and "estimated cost" in res.output
+    res = runner.invoke(main, ["run", "table1", "fig3_modes2d", "--preset", "smoke", "--dry-run", "--store",
+                               str(store)])
+    assert res.exit_code == 0, res.output
+    assert "table1 [smoke]: 6 runs (6 pending); 6 to do" in res.output
+    assert "fig3_modes2d [smoke]: 9 runs (9 pending); 9 to do" in res.output
+    assert "3 runs stacked: naign   2moons, 8gaussians, grids, seeds 0" in res.output
+    assert "estimated cost" in res.output and "calibrated by timing real steps" in res.output
     assert not store.exists()
-
-
-BAD_SPECS = {
-    "unknown key": (GOOD_SPEC.replace("steps = 3", "steps = 3\nstepz = 4"), "unknown key 'stepz'"),
-    "wrong type": (GOOD_SPEC.replace("batch_size = 8", 'batch_size = "eight"'), "batch_size must be int"),
-    "unknown method": (GOOD_SPEC.replace('method = ["naign"]', 'method = ["gan"]'), "method = 'gan'"),
-    "unknown dataset": (GOOD_SPEC.replace('dataset = "2moons"', 'dataset = "cifar"'), "dataset = 'cifar'"),
-    "negative steps": (GOOD_SPEC.replace("steps = 3", "steps = -3"), "steps must be positive"),
-    "not toml": ("[experiment\nname=", "not valid TOML"),
-    "FLD curve on toy data": (GOOD_SPEC.replace("steps = 3", "steps = 3\ncurve_every = 1"),
-                              "curve_every (an FLD curve) needs an image dataset"),
-    "FID on toy data": (GOOD_SPEC.replace("steps = 3", "steps = 3\neval_fid = true"),
-                        "eval_fid needs an image dataset"),
-    "FID flag not a bool": (GOOD_SPEC.replace("steps = 3", 'steps = 3\neval_fid = "yes"'), "eval_fid must be bool"),
-    "shared runs with its own config": (GOOD_SPEC.replace('report = "lowdim"', 'report = "lowdim"\nsame_runs_as = '
-                                                          '"table1"'), "'config' cannot be set in a spec with"),
-}
-
-
-@pytest.mark.parametrize("case", sorted(BAD_SPECS))
-def test_bad_spec_gives_one_line_error_and_writes_nothing(runner, tmp_path, case):
-    text, message = BAD_SPECS[case]
-    spec = _spec(tmp_path, text)
-    store = tmp_path / "runs"
-    res = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)])
-    assert res.exit_code == 2
-    assert res.output.count("\n") == 1 and res.output.startswith("error: mini.toml")
-    assert message in res.output
-    assert not store.exists()
-
-
-@pytest.mark.parametrize("args,message", [
-    (["run", "table1", "--seeds", "0"], "--seeds must be a positive integer"),
-    (["run", "table9"], "unknown experiment 'table9'"),
-    (["run", "table1", "--preset", "huge"], "unknown preset 'huge'"),
-    (["status", "nope"], "unknown experiment 'nope'"),
-    (["report", "table1"], "no finished runs of table1"),
-])
-def test_bad_command_line_gives_one_line_error(runner, tmp_path, args, message):
-    store = tmp_path / "runs"
-    res = runner.invoke(main, [*args, "--store", str(store)])
-    assert res.exit_code == 2 and res.output.count("\n") == 1 and message in res.output, res.output
-    assert not store.exists()
-
-
-def test_missing_mnist_data_root_gives_one_line_error(runner, tmp_path, monkeypatch):
-    monkeypatch.setenv("IGNBENCH_OFFLINE", "1")
-    spec = _spec(tmp_path, GOOD_SPEC.replace('dataset = "2moons"', 'dataset = "mnist"')
-                 .replace('eval_kind = "lowdim"', 'eval_kind = "generation"').replace('"lowdim"', '"generation"'))
-    store = tmp_path / "runs"
-    res = runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store),
-                               "--data-root", str(tmp_path / "nowhere")])
-    assert res.exit_code == 2 and res.output.count("\n") == 1
-    assert "MNIST not found under" in res.output and "--data-root" in res.output
-    assert not store.exists()
-
-
-@pytest.mark.parametrize("damage", ["corrupt", "partial"])
-def test_corrupt_or_partial_result_file_is_reported_not_aggregated(runner, tmp_path, damage):
-    spec = _spec(tmp_path, GOOD_SPEC)
-    store, out = tmp_path / "runs", tmp_path / "reports"
-    assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
-    eval_file = next(store.rglob("eval.json"))
-    text = eval_file.read_text()
-    eval_file.write_text("\x00garbage" if damage == "corrupt" else text[: len(text) // 2])
-    before = _files(out)
-    res = runner.invoke(main, ["report", str(spec), "--store", str(store), "--out", str(out)])
-    assert res.exit_code == 2 and res.output.count("\n") == 1
-    assert str(eval_file) in res.output and "corrupt result file" in res.output
-    assert _files(out) == before
-
-
-def test_every_command_has_help(runner):
-    for args in (["--help"], ["run", "--help"], ["status", "--help"], ["report", "--help"], ["list", "--help"],
-                 ["evaluate", "--help"], ["fld", "--help"], ["fld", "train", "--help"], ["fld", "sanity", "--help"]):
-        res = runner.invoke(main, args)
-        assert res.exit_code == 0 and "Usage:" in res.output
-
-
-def test_shipped_specs_all_load(runner):
-    res = runner.invoke(main, ["list"])
-    assert res.exit_code == 0 and "table1" in res.output
-    assert shutil.which("ignbench") is not None
+    assert (tmp_path / "cache" / "step_times.json").exists()
 
 
 def test_evaluate_recomputes_identical_metrics_from_checkpoint(runner, tmp_path):
@@ -198,11 +187,11 @@ def test_evaluate_recomputes_identical_metrics_from_checkpoint(runner, tmp_path)
     store = tmp_path / "runs"
     assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
     eval_file = next(store.rglob("eval.json"))
-    before = eval_file.read_text()
+    before = json.loads(eval_file.read_text())
     eval_file.unlink()
     res = runner.invoke(main, ["evaluate", str(spec), "--preset", "smoke", "--store", str(store)])
-    assert res.exit_code == 0 and "re-evaluated 1 run(s)" in res.output
-    assert eval_file.read_text() == before
+    assert res.exit_code == 0 and "evaluating 1 finished run(s)" in res.output, res.output
+    assert json.loads(eval_file.read_text())["metrics"] == before["metrics"]
 
 
 def test_fld_curve_experiment_reports_per_m(runner, tmp_path):
@@ -214,24 +203,55 @@ def test_fld_curve_experiment_reports_per_m(runner, tmp_path):
     assert rep.exit_code == 0, rep.output
     table = pd.read_csv(out / "smoke" / "fig9_imle_m.csv")
     assert list(table["Method"]) == [f"NAIGN, M = {m}" for m in (8, 16, 32, 64, 128)]  # 0.5 ... 8.03 x batch 16
-    assert (out / "smoke" / "fig9_imle_m_fld_curve.png").stat().st_size > 1000
-    from ignbench import load_curves
-
-    curves = load_curves("fig9_imle_m", store)
-    assert sorted(curves["step"].unique()) == [2, 4] and curves["fld"].gt(0).all()
+    assert (out / "smoke" / "fig9_imle_m_during_training.png").stat().st_size > 1000
+    curves = load_curves("fig9_imle_m", preset="smoke", root=store)
+    assert sorted(curves["step"].unique()) == [2, 4] and curves["value"].gt(0).all()
     assert sorted(curves["M"].unique()) == [8, 16, 32, 64, 128]
 
 
-def test_stability_report_reads_table1_runs(runner, tmp_path):
-    """IGN Fig. 16 from the Table 1 models: every image evaluation iterates f up to f^200(z)."""
+def test_index_keeps_every_reported_experiment_of_the_store(runner, tmp_path):
+    spec = _spec(tmp_path, GOOD_SPEC)
     store, out = tmp_path / "runs", tmp_path / "reports"
-    assert runner.invoke(main, ["run", "fig16_fk_stability", "--preset", "smoke", "--store", str(store)]).exit_code == 0
-    rep = runner.invoke(main, ["report", "fig16_fk_stability", "--store", str(store), "--out", str(out)])
-    assert rep.exit_code == 0, rep.output
-    table = pd.read_csv(out / "smoke" / "fig16_fk_stability.csv")
-    assert list(table["k"]) == [1, 2, 3, 5, 10, 20, 50, 100, 200] * 3
-    assert table["L1 distance to f(z)"].iloc[0].startswith("0.0000")  # f^1 is f
-    assert (out / "smoke" / "fig16_fk_stability_fk.png").stat().st_size > 1000
-    assert (out / "smoke" / "fig16_fk_stability_iterates.png").stat().st_size > 1000
-    df = load_results("table1", store)
-    assert {"mae_to_fz", "drift"} <= set(df.metric.dropna()) and (df[df.metric == "drift"].value >= 0).all()
+    assert runner.invoke(main, ["run", str(spec), "--preset", "smoke", "--store", str(store)]).exit_code == 0
+    assert runner.invoke(main, ["--spec-dir", str(tmp_path), "report", "mini", "--store", str(store), "--out",
+                                str(out)]).exit_code == 0
+    assert "id='mini-smoke'" in (out / "index.html").read_text()
+    shutil.rmtree(store / "mini")  # runs gone from the store: their section leaves the index at the next report
+    runner.invoke(main, ["run", "fig2_trimodal", "--preset", "smoke", "--store", str(store)])
+    assert runner.invoke(main, ["report", "fig2_trimodal", "--store", str(store), "--out", str(out)]).exit_code == 0
+    index = (out / "index.html").read_text()
+    assert "id='fig2_trimodal-smoke'" in index and "id='mini-smoke'" not in index
+
+
+def test_every_command_has_help_and_there_is_a_version(runner):
+    for args in (["--help"], ["run", "--help"], ["status", "--help"], ["report", "--help"], ["list", "--help"],
+                 ["evaluate", "--help"], ["verdict", "--help"], ["show-config", "--help"], ["fld", "--help"],
+                 ["fld", "train", "--help"], ["fld", "sanity", "--help"]):
+        res = runner.invoke(main, args)
+        assert res.exit_code == 0 and "Usage:" in res.output, args
+    version = runner.invoke(main, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("ignbench, version ")
+
+
+def test_show_config_documents_every_field(runner):
+    from ignbench.config import FIELDS
+
+    res = runner.invoke(main, ["show-config"])
+    assert res.exit_code == 0
+    for name in FIELDS:
+        assert f"\n{name} " in res.output
+    assert "[[claims]] keys:" in res.output
+
+
+def test_shipped_specs_all_load_with_claims(runner):
+    res = runner.invoke(main, ["list"])
+    assert res.exit_code == 0 and "table1" in res.output and "12 claims" in res.output
+    assert shutil.which("ignbench") is not None
+
+
+def test_own_spec_folder_by_flag_and_environment(runner, tmp_path, monkeypatch):
+    _spec(tmp_path, GOOD_SPEC)
+    assert "mini " in runner.invoke(main, ["--spec-dir", str(tmp_path), "list"]).output
+    monkeypatch.setenv("IGNBENCH_SPEC_PATH", str(tmp_path))
+    res = runner.invoke(main, ["run", "mini", "--preset", "smoke", "--dry-run", "--store", str(tmp_path / "r")])
+    assert res.exit_code == 0 and "mini [smoke]: 1 runs" in res.output

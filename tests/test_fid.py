@@ -102,6 +102,6 @@ def test_runs_with_eval_fid_record_fid(runner, tmp_path, monkeypatch, random_inc
     assert res.exit_code == 0, res.output
     from ignbench import load_results
 
-    df = load_results("withfid", store)
+    df = load_results(str(spec), root=store)
     values = df[df.metric == "fid"].set_index("application")["value"]
     assert set(values.index) == {"f(z)", "f(f(z))"} and (values > 0).all()

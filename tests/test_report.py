@@ -22,15 +22,17 @@ def lowdim_store(tmp_path_factory) -> Path:
 
     store = tmp_path_factory.mktemp("lowdim") / "runs"
     runner = CliRunner()
-    for name, seeds in (("fig3_modes2d", "2"), ("fig6_density", "1"), ("fig7_projection", "1")):
-        res = runner.invoke(main, ["run", name, "--preset", "smoke", "--seeds", seeds, "--store", str(store)])
-        assert res.exit_code == 0, res.output
+    res = runner.invoke(main, ["run", "fig3_modes2d", "fig6_density", "fig7_projection", "--preset", "smoke",
+                               "--seeds", "2", "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "fig7_projection [smoke]: 4 runs (the runs of fig3_modes2d) (4 pending); 4 to do" in res.output
+    assert "finished: 22 done" in res.output  # fig7's 4 runs are 4 of fig3's 18: trained once
     return store
 
 
 def test_lowdim_report_tables_and_figures(runner, lowdim_store, tmp_path):
     out = tmp_path / "reports"
-    res = runner.invoke(main, ["report", "--store", str(lowdim_store), "--out", str(out)])
+    res = runner.invoke(main, ["report", "--seeds", "2", "--store", str(lowdim_store), "--out", str(out)])
     assert res.exit_code == 0, res.output
     smoke = out / "smoke"
     for png in ("fig3_modes2d_panels.png", "fig3_modes2d_curves.png", "fig6_density_fuzzy-2moons_density.png",
@@ -39,10 +41,16 @@ def test_lowdim_report_tables_and_figures(runner, lowdim_store, tmp_path):
     table = pd.read_csv(smoke / "fig3_modes2d.csv")
     assert len(table) == 3 * 3 * 2  # dataset x method x application
     grids = table[(table.Dataset == "grids") & (table.Applied == "f(z)")]
-    assert grids["Modes covered (↑)"].str.endswith("(2)").all()
+    assert grids["Modes covered (↑)"].str.endswith("(2/2)").all()
     assert table[table.Dataset == "2moons"]["Modes covered (↑)"].eq("–").all()  # no modes on a manifold
-    drift = pd.read_csv(smoke / "fig6_density_drift.csv")
+    drift = pd.read_csv(smoke / "fig6_density_table2.csv")
     assert set(drift.Applied) == {"drift", "drift_near"}
+    card = pd.read_csv(smoke / "fig3_modes2d_scorecard.csv")
+    assert len(card) == 9 and set(card["BN mode"]) == {"none"}  # an MLP has no BatchNorm: one verdict per claim
+    assert (smoke / "fig3_modes2d_during_training.png").stat().st_size > 5000
+    plateau = pd.read_csv(smoke / "fig3_modes2d_table3.csv")
+    assert set(plateau["Metric"]) >= {"Modes covered", "Coverage at r"}
+    assert plateau["plateaued (net change ≤ spread)"].str.endswith("/2 runs").all()
     html = (out / "index.html").read_text()
     assert html.count("<img") >= 8 and "preset: smoke" in html and "NAIGN Fig. 3" in html
 
@@ -52,21 +60,36 @@ def test_partial_sweep_reports_n_per_cell(runner, lowdim_store, tmp_path):
     shutil.copytree(lowdim_store, store)
     victim = next(p.parent for p in store.glob("fig3_modes2d/*/config.json")
                   if '"seed": 1' in p.read_text() and '"grids"' in p.read_text() and '"naign"' in p.read_text())
-    (victim / "eval.json").unlink()
+    next(victim.glob("evals/*/eval.json")).unlink()
     (victim / "status.json").write_text('{"state": "running", "step": 2}')
     out = tmp_path / "reports"
-    res = runner.invoke(main, ["report", "fig3_modes2d", "--store", str(store), "--out", str(out)])
+    res = runner.invoke(main, ["report", "fig3_modes2d", "--seeds", "2", "--store", str(store), "--out", str(out)])
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out / "smoke" / "fig3_modes2d.csv")
     naign_grids = table[(table.Dataset == "grids") & (table.Method == "NAIGN")]
-    assert naign_grids["Coverage (↑)"].str.endswith("(1)").all()
-    assert table[(table.Dataset == "grids") & (table.Method == "IGN")]["Coverage (↑)"].str.endswith("(2)").all()
+    assert naign_grids["Coverage (↑)"].str.endswith("(1/2, 1 running)").all()
+    assert table[(table.Dataset == "grids") & (table.Method == "IGN")]["Coverage (↑)"].str.endswith("(2/2)").all()
+    card = pd.read_csv(out / "smoke" / "fig3_modes2d_scorecard.csv")
+    verdict = card.loc[card.Claim == "grids-naign-covers-all-modes", "Verdict"].iloc[0]
+    assert verdict == "insufficient"  # a planned run is not finished
 
 
 def test_figure_for_experiment_without_runs_names_the_command(runner, tmp_path):
     res = runner.invoke(main, ["report", "fig6_density", "--store", str(tmp_path / "empty")])
     assert res.exit_code == 2 and res.output.count("\n") == 1
     assert "ignbench run fig6_density --preset cpu" in res.output
+
+
+def test_report_writes_nothing_into_the_committed_evidence(runner, lowdim_store, tmp_path, monkeypatch):
+    """A bare `ignbench report` in the source tree writes results/reports/ (git-ignored), never results/evidence/."""
+    monkeypatch.chdir(tmp_path)
+    evidence = tmp_path / "results" / "evidence"
+    evidence.mkdir(parents=True)
+    (evidence / "index.html").write_text("committed")
+    assert runner.invoke(main, ["report", "--store", str(lowdim_store)]).exit_code == 0
+    assert (tmp_path / "results" / "reports" / "index.html").exists()
+    assert [p.name for p in evidence.iterdir()] == ["index.html"] and (evidence / "index.html").read_text() == \
+        "committed"
 
 
 @pytest.mark.skipif(CHROMIUM is None and os.environ.get("IGNBENCH_REQUIRE_CHROMIUM") != "1",

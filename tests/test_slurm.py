@@ -17,7 +17,8 @@ import pytest
 import torch
 
 from ignbench.cli import main
-from ignbench.store import Store, load_results
+from ignbench.results import load_results
+from ignbench.store import Store
 
 HAVE_SLURM = shutil.which("sbatch") is not None and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
 if not HAVE_SLURM and os.environ.get("IGNBENCH_REQUIRE_SLURM") == "1":
@@ -33,7 +34,7 @@ report = "lowdim"
 seeds = {seeds}
 
 [sweep]
-method = ["naign"]
+method = {methods}
 
 [config]
 dataset = "2moons"
@@ -49,9 +50,9 @@ eval_n_real = 128
 """
 
 
-def _spec(tmp_path: Path, steps: int, seeds: int = 1) -> str:
+def _spec(tmp_path: Path, steps: int, seeds: int = 1, methods: tuple[str, ...] = ("naign",)) -> str:
     path = tmp_path / "toy.toml"
-    path.write_text(TOY_SPEC.format(steps=steps, seeds=seeds))
+    path.write_text(TOY_SPEC.format(steps=steps, seeds=seeds, methods=json.dumps(list(methods))))
     return str(path)
 
 
@@ -81,7 +82,7 @@ def test_table1_smoke_as_job_array_lands_in_store_and_report_reads_it(runner, tm
     res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--executor", "slurm", "--profile",
                                _profile(tmp_path), "--store", str(store)])
     assert res.exit_code == 0, res.output
-    assert "submitted 3 run(s) as Slurm job array" in res.output and "finished: 3 done" in res.output
+    assert "submitted 6 run(s) as 6 task(s) of Slurm job array" in res.output and "finished: 6 done" in res.output
     statuses = _statuses(store)
     assert {s["state"] for s in statuses} == {"done"}
     assert all(s["executor"] == "slurm" and "_" in s["slurm_job_id"] for s in statuses)
@@ -89,60 +90,71 @@ def test_table1_smoke_as_job_array_lands_in_store_and_report_reads_it(runner, tm
     rep = runner.invoke(main, ["report", "table1", "--store", str(store), "--out", str(out)])
     assert rep.exit_code == 0 and "| NAIGN: f(z) |" in rep.output
     status = runner.invoke(main, ["status", "table1", "--store", str(store)])
-    assert status.output.count(" done ") == 3
+    assert status.output.count(" done ") == 6
     # finished on the cluster -> not redone anywhere
     again = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(store)])
     assert "0 to do" in again.output
 
 
-def test_cancelled_job_is_reported_and_retry_failed_redoes_only_it(runner, tmp_path):
-    spec, store = _spec(tmp_path, steps=30, seeds=2), tmp_path / "runs"
+def test_stacked_runs_share_a_task_and_a_cancelled_task_is_redone_by_retry_failed(runner, tmp_path):
+    spec, store = _spec(tmp_path, steps=30, seeds=2, methods=("naign", "ign")), tmp_path / "runs"
     profile = _profile(tmp_path, array_parallelism=1)
     res = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", profile, "--no-wait",
                                "--store", str(store)])
     assert res.exit_code == 0, res.output
-    by_seed = {json.loads((p.parent / "config.json").read_text())["seed"]: json.loads(p.read_text())
-               for p in store.rglob("status.json")}
-    victim = by_seed[1]["slurm_job_id"]  # pending behind seed 0 (array parallelism 1)
+    assert "submitted 4 run(s) as 2 task(s)" in res.output  # each method's two seeds train stacked in one task
+    by_method = {}
+    for p in store.rglob("status.json"):
+        by_method.setdefault(json.loads((p.parent / "config.json").read_text())["method"], set()).add(
+            json.loads(p.read_text())["slurm_job_id"])
+    assert all(len(ids) == 1 for ids in by_method.values())
+    victim = by_method["ign"].pop()  # the second task, pending behind the first (array parallelism 1)
     subprocess.run(["scancel", victim], check=True)
-    _wait_for(lambda: "cancelled" in runner.invoke(main, ["status", "toy", "--store", str(store)]).output
-              and "done" in runner.invoke(main, ["status", "toy", "--store", str(store)]).output, 120,
-              "seed 1 cancelled and seed 0 done")
+
+    def settled() -> bool:
+        lines = runner.invoke(main, ["status", "toy", "--store", str(store)]).output.splitlines()[1:]
+        states = sorted(line.split()[5] for line in lines)
+        return states == ["cancelled", "cancelled", "done", "done"]
+
+    _wait_for(settled, 120, "ign's task cancelled and naign's done")
     status = runner.invoke(main, ["status", "toy", "--store", str(store)]).output
     assert "Slurm CANCELLED" in status
     retry = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", profile, "--retry-failed",
                                  "--store", str(store)])
     assert retry.exit_code == 0, retry.output
-    assert "1 to do" in retry.output and "finished: 1 done" in retry.output
+    assert "2 to do" in retry.output and "finished: 2 done" in retry.output
     assert {s["state"] for s in _statuses(store)} == {"done"}
 
 
 def test_requeued_job_resumes_from_checkpoint_with_identical_result(runner, tmp_path):
-    spec, store, local = _spec(tmp_path, steps=12000), tmp_path / "runs", tmp_path / "local"
+    steps = 3000
+    spec, store, local = _spec(tmp_path, steps=steps), tmp_path / "runs", tmp_path / "local"
     res = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", _profile(tmp_path), "--no-wait",
-                               "--checkpoint-every", "200", "--store", str(store)])
+                               "--checkpoint-every", "100", "--store", str(store)])
     assert res.exit_code == 0, res.output
     status_file = next(store.rglob("status.json"))
-    _wait_for(lambda: json.loads(status_file.read_text()).get("step", 0) >= 1000, 120, "first checkpoints")
+    _wait_for(lambda: json.loads(status_file.read_text()).get("step", 0) >= 300, 120, "first checkpoints")
     job = json.loads(status_file.read_text())["slurm_job_id"]
     subprocess.run(["scancel", "--signal=USR2", job], check=True)  # what Slurm sends before a timeout/preemption
     _wait_for(lambda: json.loads(status_file.read_text()).get("state") == "done", 300, "requeued run to finish")
-    status = json.loads(status_file.read_text())
-    assert status["resumed_from_steps"] and 0 < status["resumed_from_steps"][0] < 12000
-    assert runner.invoke(main, ["run", spec, "--store", str(local), "--checkpoint-every", "200"]).exit_code == 0
+    attempts = json.loads(status_file.read_text())["attempts"]
+    assert len(attempts) == 2 and 0 < attempts[1]["from_step"] < steps
+    assert runner.invoke(main, ["run", spec, "--store", str(local), "--checkpoint-every", "100"]).exit_code == 0
     cluster_run, local_run = next(store.glob("toy/*/checkpoint.pt")), next(local.glob("toy/*/checkpoint.pt"))
     assert cluster_run.parent.name == local_run.parent.name  # same run id
     a, b = torch.load(cluster_run, weights_only=False), torch.load(local_run, weights_only=False)
     for key in a["model"]:
         torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=0)
-    assert (cluster_run.parent / "eval.json").read_text() == (local_run.parent / "eval.json").read_text()
+    evals = [json.loads(next(run.parent.glob("evals/*/eval.json")).read_text())["metrics"]
+             for run in (cluster_run, local_run)]
+    assert evals[0] == evals[1]
 
 
 def test_job_over_its_memory_is_reported_out_of_memory(runner, tmp_path):
     store = tmp_path / "runs"
     res = runner.invoke(main, ["run", _spec(tmp_path, steps=5), "--executor", "slurm", "--profile",
                                _profile(tmp_path, mem_gb=0.2), "--store", str(store)])
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # a failed run
     assert "finished: 1 out-of-memory" in res.output
     status = runner.invoke(main, ["status", "toy", "--store", str(store)]).output
     assert "out-of-memory" in status and "log: " in status
@@ -155,8 +167,8 @@ def test_local_and_slurm_give_identical_results(runner, tmp_path):
     res = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", _profile(tmp_path),
                                "--store", str(cluster)])
     assert res.exit_code == 0, res.output
-    a, b = load_results("toy", local), load_results("toy", cluster)
-    cols = ["run_id", "application", "metric", "value"]
+    a, b = load_results(spec, root=local), load_results(spec, root=cluster)
+    cols = ["run_id", "bn_mode", "application", "metric", "value"]
 
     def tidy(df):
         return df[cols].sort_values(cols[:3]).reset_index(drop=True)
@@ -206,3 +218,18 @@ def test_unreachable_controller_is_named_and_nothing_is_submitted(runner, tmp_pa
     assert res.exit_code == 2 and "cannot query the Slurm controller" in res.output, res.output
     assert "start-test-cluster.sh" in res.output.strip().splitlines()[-1]
     assert not list(store.rglob("status.json"))
+
+
+def test_evaluate_goes_through_slurm_with_the_same_status_handling(runner, tmp_path):
+    spec, store = _spec(tmp_path, steps=20), tmp_path / "runs"
+    assert runner.invoke(main, ["run", spec, "--store", str(store)]).exit_code == 0
+    eval_file = next(store.rglob("eval.json"))
+    before = json.loads(eval_file.read_text())["metrics"]
+    eval_file.unlink()
+    res = runner.invoke(main, ["evaluate", spec, "--executor", "slurm", "--profile", _profile(tmp_path), "--store",
+                               str(store)])
+    assert res.exit_code == 0 and "finished: 1 done" in res.output, res.output
+    assert json.loads(eval_file.read_text())["metrics"] == before
+    status = _statuses(store)[0]
+    assert status["state"] == "done" and status["executor"] == "slurm" and status["slurm_job_id"]
+    assert [a["from_step"] for a in status["attempts"]] == [0, 20]  # evaluated from the final checkpoint
