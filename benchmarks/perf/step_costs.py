@@ -19,22 +19,28 @@ from common import best_of
 from ignbench import objectives
 from ignbench.config import RunConfig
 from ignbench.data import load_data
-from ignbench.train import Trainer
+from ignbench.trainer import Trainer
 
 
 def config(dataset: str, method: str, batch: int, width: int, **extra) -> RunConfig:
+    """width: the DCGAN's base width for images, the MLP's hidden units for toy data."""
     lowdim = dataset not in ("mnist", "mnist-5k")
-    fields = {"distance": "l2" if lowdim else "l1", "eval_kind": "lowdim" if lowdim else "generation", **extra}
+    fields = {"distance": "l2" if lowdim else "l1", "eval_kind": "lowdim" if lowdim else "generation",
+              ("hidden" if lowdim else "model_width"): width, **extra}
     return RunConfig(experiment="perf", preset="perf", method=method, dataset=dataset, seed=0, steps=1,
-                     batch_size=batch, model_width=width, **fields)
+                     batch_size=batch, **fields)
+
+
+def trainer_for(cfg: RunConfig) -> Trainer:
+    return Trainer([cfg], [load_data(cfg)], torch.device("cpu"))
 
 
 def ign_vs_listing(dataset: str, batch: int, width: int) -> None:
     cfg = config(dataset, "ign", batch, width, w_idem=1.0, w_tight=0.1, distance="mse")
-    trainer = Trainer(cfg, load_data(cfg), torch.device("cpu"))
-    f = trainer.model
-    x = trainer.sampler.next(trainer.g)
-    z = trainer.sample_z(len(x))
+    trainer = trainer_for(cfg)
+    f, member = trainer.model, trainer.members[0]
+    x = member.sampler.next(member.g)
+    z = member.sample_z(len(x))
     f_copy = copy.deepcopy(f)
 
     def listing_step() -> list[torch.Tensor]:
@@ -68,15 +74,15 @@ def naign_vs_naive(dataset: str, batch: int, width: int) -> None:
     """ignbench's NAIGN step (no-grad chunked search, f(z*) recomputed with grad, functional frozen copy)
     against a naive one (f over all M candidates with the graph kept, min over cdist, deepcopy for f_copy)."""
     cfg = config(dataset, "naign", batch, width, replay_prob=0.0)
-    trainer = Trainer(cfg, load_data(cfg), torch.device("cpu"))
-    f, opt = trainer.model, trainer.opt
+    trainer = trainer_for(cfg)
+    f, opt, member = trainer.model, trainer.opt, trainer.members[0]
     f_copy = copy.deepcopy(f)
-    x = trainer.sampler.next(trainer.g)
+    x = member.sampler.next(member.g)
     m = cfg.resolved_imle_m
 
     def naive_step() -> None:
         f_copy.load_state_dict(f.state_dict())
-        z_m, z = trainer.sample_z(m), trainer.sample_z(len(x))
+        z_m, z = member.sample_z(m), member.sample_z(len(x))
         rec = objectives.distance(f(x), x, cfg.distance).mean()
         imle = objectives.pairwise_distance(x, f(z_m), cfg.distance).min(dim=1).values.mean()
         fz = f(z)
@@ -95,7 +101,7 @@ def naign_vs_naive(dataset: str, batch: int, width: int) -> None:
 def naign_search_share(dataset: str, batch: int, width: int, steps: int) -> None:
     """Share of NAIGN training time spent in the IMLE nearest-neighbour search (replay p = 0.5, as the paper)."""
     cfg = config(dataset, "naign", batch, width)
-    trainer = Trainer(cfg, load_data(cfg), torch.device("cpu"))
+    trainer = trainer_for(cfg)
     calls: list[float] = []
     original = objectives.imle_nearest
 
@@ -127,7 +133,7 @@ def naign_vs_m(dataset: str, batch: int, width: int, ms: list[int]) -> None:
     base = None
     for m in ms:
         cfg = config(dataset, "naign", batch, width, imle_m=m, replay_prob=0.0)
-        trainer = Trainer(cfg, load_data(cfg), torch.device("cpu"))
+        trainer = trainer_for(cfg)
         (seconds,) = best_of(trainer.step, repeat=5)
         base = base or seconds
         print(f"NAIGN step [{dataset}, batch {batch}] M = {m:>5}: {seconds * 1e3:7.1f} ms  (x{seconds / base:.2f})")
