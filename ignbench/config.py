@@ -107,6 +107,13 @@ class RunConfig:
                                 EVAL)
     grid_points: int = _f(10000, "drift-vs-distance grid: n points in 1D, sqrt(n) per axis in 2D", EVAL)
     near_threshold: float = _f(1.0, "drift_near: grid points within this distance of the manifold", EVAL)
+    eval_projector: bool = _f(False, "also IGN's projections of unseen inputs and its latent-space measures "
+                              "(IGN Figs 5, 6; images)", EVAL)
+    ood_noise_sigma: float = _f(0.15, "sigma of IGN's noisy input x + n (Appendix C), in [-1, 1] units", EVAL)
+    sketch_kernel: int = _f(21, "Gaussian kernel of IGN's sketch s(x) (Appendix C; odd)", EVAL)
+    interp_pairs: int = _f(64, "interpolation paths scored (pairs of z, and of real images)", EVAL)
+    interp_steps: int = _f(9, "images per interpolation path, ends included", EVAL)
+    arithmetic_triplets: int = _f(500, "latent-arithmetic edits f(z+ - z- + z) scored (digits)", EVAL)
     projection_points: int = _f(441, "points of the projection-map figure (sqrt(n) per axis in 2D)", EVAL)
 
     @property
@@ -117,6 +124,11 @@ class RunConfig:
     @property
     def image(self) -> bool:
         return self.dataset in IMAGE_DATASETS
+
+    @property
+    def channels(self) -> int:
+        """Image channels (1 for the digit sets)."""
+        return 1
 
     @property
     def run_id(self) -> str:
@@ -168,7 +180,8 @@ class RunConfig:
                 raise UserError(f"{source}: {f.name} must be finite, got {value}")
         positive = ("steps", "batch_size", "eval_n_samples", "eval_n_real", "imle_chunk", "hidden", "model_width",
                     "latent_dim", "image_size", "replay_capacity", "curve_n_samples", "eval_batch", "prdc_k",
-                    "fk_samples", "grid_points", "projection_points", "lr", "coverage_radius")
+                    "fk_samples", "grid_points", "projection_points", "lr", "coverage_radius", "ood_noise_sigma",
+                    "interp_pairs", "arithmetic_triplets")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"{source}: {name} must be positive, got {getattr(self, name)}")
@@ -191,6 +204,12 @@ class RunConfig:
             raise UserError(f"{source}: IMLE needs M > 0 (imle_m or imle_m_factor)")
         if self.prior == "fft" and not self.image:
             raise UserError(f"{source}: prior 'fft' needs an image dataset, not {self.dataset!r}")
+        if self.interp_steps < 3:
+            raise UserError(f"{source}: interp_steps must be at least 3, got {self.interp_steps}")
+        if self.sketch_kernel < 1 or self.sketch_kernel % 2 == 0:
+            raise UserError(f"{source}: sketch_kernel must be a positive odd integer, got {self.sketch_kernel}")
+        if self.eval_projector and not self.image:
+            raise UserError(f"{source}: eval_projector needs an image dataset, not {self.dataset!r}")
         if self.eval_fid and not self.image:
             raise UserError(f"{source}: eval_fid needs an image dataset, not {self.dataset!r}")
         expected_kind = "generation" if self.image else "lowdim"

@@ -19,14 +19,16 @@ from torch import nn
 from ignbench.config import RunConfig
 from ignbench.data import Data
 from ignbench.degradations import degradations
+from ignbench.latent import arithmetic, interpolation_paths, path_evenness
 from ignbench.metrics import lowdim
 from ignbench.metrics.fid import inception_features
-from ignbench.metrics.fld import lenet_features
+from ignbench.metrics.fld import lenet_classes, lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
 from ignbench.metrics.prdc import coverage_density
 from ignbench.metrics.stability import fk_stability
 from ignbench.noise import Prior
 from ignbench.objectives import bn_stats_frozen, distance
+from ignbench.projections import ood_inputs, ood_names
 from ignbench.store import torch_bytes
 
 Metrics = dict[str, dict[str, dict[str, float]]]  # {bn_mode: {application: {metric: value}}}
@@ -68,6 +70,10 @@ def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior) -> 
             f = lambda y: apply(model, y, cfg.eval_batch)  # noqa: E731
             if cfg.image:
                 metrics[mode], mode_files = _image_metrics(cfg, f, data, z, real_feats)
+                if cfg.eval_projector:
+                    extra, extra_files = _projector_metrics(cfg, model, f, data, z, real_feats)
+                    metrics[mode].update(extra)
+                    mode_files.update(extra_files)
             else:
                 metrics[mode], mode_files = _lowdim_metrics(cfg, f, data, z)
         files.update({name.replace("{mode}", mode): png for name, png in mode_files.items()})
@@ -117,6 +123,44 @@ def _restoration(cfg: RunConfig, f, clean: torch.Tensor) -> tuple[dict, list[tor
     return out, columns
 
 
+def _projector_metrics(cfg: RunConfig, model: nn.Module, f, data: Data, z: torch.Tensor,
+                       real_feats: np.ndarray) -> tuple[dict, dict]:
+    """IGN Figs 5 and 6: unseen inputs x' and their projections f(x'), f(f(x')), interpolation paths and latent
+    arithmetic. Per input y of the unseen set: fld (against the test set), mae (to the clean x), drift |f(y) - y|
+    (zero on the learned manifold) and source_gap (mean L1 to another test image minus that to its own x: above
+    zero when y keeps its source)."""
+    fld = lambda images: frechet_distance_features(lenet_features(images), real_feats)  # noqa: E731
+    clean = data.test
+    g = torch.Generator().manual_seed(cfg.degradation_seed)
+    order = torch.randperm(len(clean), generator=g)
+    partner = torch.empty_like(order)
+    partner[order] = order.roll(1)  # every image paired with another one, at random (mnist-5k is sorted by class)
+    out, columns = {}, [clean]
+    for name, shifted in ood_inputs(clean, cfg.ood_noise_sigma, cfg.sketch_kernel, g).items():
+        chain = [shifted]
+        for _ in range(3):
+            chain.append(f(chain[-1]))
+        for applied, y, fy in zip(("x'", "f(x')", "f(f(x'))"), chain[:3], chain[1:], strict=True):
+            own = (y - clean).abs().mean()
+            out[f"{name}: {applied}"] = {"fld": fld(y), "mae": float(own), "drift": float((fy - y).abs().mean()),
+                                         "source_gap": float((y - clean[partner]).abs().mean() - own)}
+        columns += chain[:3]
+    encode = lambda x: apply(model.encoder, x, cfg.eval_batch)  # noqa: E731
+    decode = lambda c: apply(model.decoder, c, cfg.eval_batch)  # noqa: E731
+    paths = interpolation_paths(f, encode, decode, z, clean, cfg.interp_pairs, cfg.interp_steps)
+    for app, images in paths.items():
+        flat = images.flatten(0, 1)
+        out[app] = {"fld": fld(flat), "drift": float((f(flat) - flat).abs().mean()), "evenness": path_evenness(images)}
+    edits = arithmetic(f, lenet_classes, z, cfg.arithmetic_triplets, cfg.eval_seed + cfg.seed)
+    out["arithmetic: f(z+ - z- + z)"] = {"attribute": edits["edited_share"]}
+    out["arithmetic: f(z' - z- + z)"] = {"attribute": edits["control_share"]}
+    files = {"projections_{mode}.png": image_grid_png(*columns),
+             "interpolation_{mode}.png": path_grid_png(*paths.values())}
+    if len(edits["edited"]):
+        files["arithmetic_{mode}.png"] = image_grid_png(edits["edited"], edits["control"])
+    return out, files
+
+
 def _lowdim_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[dict, dict]:
     dist = data.toy
     fz = f(z)
@@ -152,6 +196,16 @@ def image_grid_png(*columns: torch.Tensor, rows: int = 8) -> bytes:
     tiles = torch.stack([c[idx] for c in columns], dim=1).flatten(0, 1)
     buffer = io.BytesIO()
     save_image(tiles.clamp(-1, 1).add(1).div(2), buffer, format="png", nrow=len(columns), padding=1)
+    return buffer.getvalue()
+
+
+def path_grid_png(*paths: torch.Tensor, rows: int = 4) -> bytes:
+    """PNG of interpolation paths (pairs, steps, C, H, W): `rows` paths of each, one path per row."""
+    from torchvision.utils import save_image
+
+    tiles = torch.cat([p[:rows] for p in paths]).flatten(0, 1)
+    buffer = io.BytesIO()
+    save_image(tiles.clamp(-1, 1).add(1).div(2), buffer, format="png", nrow=paths[0].shape[1], padding=1)
     return buffer.getvalue()
 
 
@@ -200,6 +254,11 @@ def produced(cfg: RunConfig) -> dict[str, set[str]]:
         out |= {"f(z)": generation, "f(f(z))": set(generation)}
         out |= {name: {"mae", "mae_to_degraded", "mae_input"} for name in degradations(cfg)}
         out |= {f"f^{k}(z)": {"mae_to_fz", "drift", "fld"} for k in cfg.fk_steps}
+        if cfg.eval_projector:
+            out |= {f"{name}: {app}": {"fld", "mae", "drift", "source_gap"} for name in ood_names(cfg.channels)
+                    for app in ("x'", "f(x')", "f(f(x'))")}
+            out |= {app: {"fld", "drift", "evenness"} for app in ("interp z", "interp x")}
+            out |= {app: {"attribute"} for app in ("arithmetic: f(z+ - z- + z)", "arithmetic: f(z' - z- + z)")}
         return out
     samples = {"coverage", "density", "coverage_r"} | ({"modes_covered", "n_modes", "hq_share"}
                                         if toy(cfg.dataset).centers is not None else set())

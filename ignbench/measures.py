@@ -32,6 +32,9 @@ MEASURES: dict[str, Measure] = {
     "hq_share": Measure("HQ share", True),
     "corr": Measure("corr. with d_M", True),
     "drift_corr": Measure("drift corr. with d_M", True),
+    "evenness": Measure("largest step / mean step", False),
+    "source_gap": Measure("L1 to another x minus L1 to its own x", True),
+    "attribute": Measure("share with the attribute", True),
 }
 
 

@@ -27,7 +27,7 @@ NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures",
                    "same_runs_as", "select"}
 LOWDIM_FIGURE_KINDS = ("panels", "density", "projection")
-REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability")
+REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability", "projector")
 
 
 @dataclass(frozen=True)

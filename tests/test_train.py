@@ -241,12 +241,14 @@ def test_lowdim_evaluation_measures(tmp_path):
     assert -1 <= metrics["none"]["drift"]["corr"] <= 1
 
 
-@pytest.mark.parametrize("dataset", ["mnist-5k", "grids", "2moons"])
-def test_evaluation_records_exactly_what_claims_can_name(tmp_path, dataset):
+@pytest.mark.parametrize("dataset,extra", [("mnist-5k", {}), ("mnist-5k", {"eval_projector": True}),
+                                           ("grids", {}), ("2moons", {})])
+def test_evaluation_records_exactly_what_claims_can_name(tmp_path, dataset, extra):
     """`evaluate.produced` (what specs' claims are checked against) is what an evaluation writes."""
     from ignbench.evaluate import produced
 
-    cfg = small_config(dataset=dataset, steps=2, fk_steps=[1, 3], fk_samples=8)
+    cfg = small_config(dataset=dataset, steps=2, fk_steps=[1, 3], fk_samples=8, interp_pairs=3,
+                       arithmetic_triplets=8, **extra)
     store = Store(tmp_path)
     run_runs([cfg], store, progress=False)
     for mode, applications in _eval(store, cfg).items():

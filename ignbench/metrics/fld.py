@@ -52,3 +52,10 @@ def sanity_values(dataset: str, data_root: Path | None, weights: Path | None) ->
     noise = torch.randn(n, 1, 32, 32, generator=g).clamp(-1, 1)
     return [(name, frechet_distance_features(lenet_features(images, weights), test_f), n)
             for name, images in (("test", test_x[:n]), ("train", train_subset), ("noise", noise))]
+
+
+@torch.no_grad()
+def lenet_classes(images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """The digit class the shipped LeNet gives each image in [-1, 1]."""
+    model = lenet.load_lenet()
+    return torch.cat([model(images[i : i + batch_size].cpu()).argmax(1) for i in range(0, len(images), batch_size)])

@@ -73,6 +73,8 @@ def _tables(section: Section, spec: Spec, stats: pd.DataFrame, curves: pd.DataFr
                                    tables.curve_table(stats, curves, mode)))
         elif spec.report == "stability":
             section.tables.append((f"f^k(z) for growing k{note}", tables.stability_table(stats, mode)))
+        elif spec.report == "projector":
+            _projector_tables(section, stats, mode, note)
         elif spec.report == "restoration":
             section.tables.append((f"MAE of f(x') against the clean x{note}",
                                    tables.restoration_table(stats, paper, "mae", mode)))
@@ -81,10 +83,35 @@ def _tables(section: Section, spec: Spec, stats: pd.DataFrame, curves: pd.DataFr
                                                                                   "mae_to_degraded", mode)))
         else:
             section.tables.append(("Samples f(z) and f(f(z))",
-                                   tables.lowdim_table(stats, LOWDIM_METRICS, ["f(z)", "f(f(z))"])))
+                                   tables.application_table(stats, LOWDIM_METRICS, ["f(z)", "f(f(z))"])))
             section.tables.append(("Drift δ(z) vs exact manifold distance on a grid (drift: whole square; "
                                    "drift_near: points near the manifold)",
-                                   tables.lowdim_table(stats, ["corr", "mae"], ["drift", "drift_near"])))
+                                   tables.application_table(stats, ["corr", "mae"], ["drift", "drift_near"])))
+
+
+def _projector_tables(section: Section, stats: pd.DataFrame, mode: str, note: str) -> None:
+    """IGN Figs 4-8: repeated application, projections of unseen inputs, interpolation and arithmetic."""
+    apps = sorted(set(stats.application.dropna()))
+    iterates = sorted((a for a in apps if a.startswith("f^")), key=tables.iterate_order)
+    unseen = [a for a in apps if ": " in a and not a.startswith("arithmetic")]
+    section.tables += [
+        (f"Generation and repeated application{note}",
+         tables.application_table(stats, ["fld", "drift", "mae_to_fz"], iterates or ["f(z)"], mode)),
+        (f"Unseen inputs x' (IGN Fig. 5), projected once and twice: FLD against the test set, MAE to the clean x, "
+         f"drift |f(y) - y| (0 on the learned manifold) and how much of its source y keeps{note}",
+         tables.application_table(stats, ["fld", "mae", "drift", "source_gap"], sorted(unseen, key=_unseen_order),
+                                  mode)),
+        (f"Interpolation paths: quality (FLD), distance from the learned manifold (drift |f(y) - y|) and evenness"
+         f"{note}", tables.application_table(stats, ["fld", "drift", "evenness"], ["interp z", "interp x"], mode)),
+        (f"Latent arithmetic f(z+ - z- + z), the attribute being LeNet's class of f(z+), against the control "
+         f"z' drawn without it{note}",
+         tables.application_table(stats, ["attribute"], [a for a in apps if a.startswith("arithmetic")], mode)),
+    ]
+
+
+def _unseen_order(application: str) -> tuple[str, int]:
+    name, applied = application.split(": ", 1)
+    return name, ["x'", "f(x')", "f(f(x'))"].index(applied)
 
 
 def _figures(spec: Spec, df: pd.DataFrame, curves: pd.DataFrame, store: Store, out: Path) -> list:
@@ -97,6 +124,8 @@ def _figures(spec: Spec, df: pd.DataFrame, curves: pd.DataFrame, store: Store, o
         return figures.stability_figures(df, store, out, name)
     if spec.report == "restoration":
         return figures.restoration_figure(df, store, out, name)
+    if spec.report == "projector":
+        return figures.projector_figures(df, store, out, name)
     return figures.lowdim_figures(df, store, out, name, spec.figures) + figures.curve_figure(curves, out, name)
 
 

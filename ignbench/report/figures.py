@@ -255,3 +255,18 @@ def lowdim_figures(df: pd.DataFrame, store: Store, out: Path, name: str, kinds: 
         else:
             figs += LOWDIM_FIGURES[kind](runs, store, out, name)
     return figs + training_curves(df, store, out, name)
+
+
+def projector_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    """IGN Figs 4-8 from the lowest seed: iterates, projections of unseen inputs, interpolation and arithmetic."""
+    return (stability_figures(df, store, out, name)
+            + _per_mode_images(df, store, out, name, "projections", "x | noise: x', f, f∘f | sketch: x', f, f∘f",
+                               (4.6, 4.6), "Projections of inputs f never saw (as IGN Fig. 5): test image x, then "
+                               "for each input x' its f(x') and f(f(x'))")
+            + _per_mode_images(df, store, out, name, "interpolation", "4 paths between noises, then 4 between "
+                               "codes of real images", (4.6, 4.6), "Interpolation (as IGN's videos): f of linear "
+                               "paths between two noises, then decoded linear paths between the codes of two test "
+                               "images")
+            + _per_mode_images(df, store, out, name, "arithmetic", "f(z+ - z- + z) | control f(z' - z- + z)",
+                               (2.6, 4.6), "Latent arithmetic (as IGN Fig. 6), the attribute being the digit class "
+                               "of f(z+)"))

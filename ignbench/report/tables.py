@@ -187,14 +187,17 @@ def stability_table(stats: pd.DataFrame, bn_mode: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def lowdim_table(stats: pd.DataFrame, metrics: list[str], applications: list[str]) -> pd.DataFrame:
-    """Rows dataset x method x application; one column per measure."""
+def application_table(stats: pd.DataFrame, metrics: list[str], applications: list[str],
+                      bn_mode: str | None = None) -> pd.DataFrame:
+    """Rows dataset x method x application (in one BatchNorm mode, if given); one column per measure."""
     rows = []
+    if bn_mode is not None:
+        stats = stats[(stats.bn_mode == bn_mode) | stats.bn_mode.isna()]
     scored = stats[stats.application.isin(applications)]
     for dataset in sorted(set(stats["dataset"])):
         for method in methods_in(stats[stats.dataset == dataset]):
             for app in applications:
-                if not len(_select(scored, dataset=dataset, method=method, application=app)) and app != "f(z)":
+                if not len(_select(scored, dataset=dataset, method=method, application=app)) and app != applications[0]:
                     continue
                 row = {"Dataset": dataset, "Method": LABELS[method], "Applied": app}
                 for metric in metrics:
