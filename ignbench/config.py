@@ -18,13 +18,15 @@ from typing import Any
 from ignbench.checks import require_type, type_ok
 from ignbench.errors import UserError
 
-IMAGE_DATASETS = ("mnist", "mnist-5k")
+IMAGE_DATASETS = ("mnist", "mnist-5k", "celeba", "ffhq-100", "lfw-100")
+RGB_DATASETS = ("celeba", "ffhq-100")
+FEW_SHOT_DATASETS = ("ffhq-100", "lfw-100")
 TOY_DATASETS = ("trimodal", "2moons", "8gaussians", "grids", "fuzzy-2moons")
 DATASETS = IMAGE_DATASETS + TOY_DATASETS
 DISTANCES = ("l1", "l2", "mse")
 PRIORS = ("gaussian", "fft")
 OPTIMIZERS = ("adam", "adamw")
-EVAL_KINDS = ("generation", "lowdim")
+EVAL_KINDS = ("generation", "lowdim", "fewshot")
 
 TRAIN, EVAL = "train", "eval"
 
@@ -58,7 +60,8 @@ class RunConfig:
     experiment: str = _required("experiment name: the store folder the run lives in")
     preset: str = _required("preset the run was expanded from (paper, cpu, smoke, ...)")
     method: str = _required("ign, naign or naign- (NAIGN without the idempotence term)")
-    dataset: str = _required("mnist, mnist-5k (offline 5k MNIST), trimodal, 2moons, 8gaussians, grids, fuzzy-2moons")
+    dataset: str = _required("mnist, mnist-5k (offline 5k MNIST), celeba, ffhq-100, lfw-100 (its offline stand-in), "
+                             "trimodal, 2moons, 8gaussians, grids, fuzzy-2moons")
     seed: int = _required("training seed (weights, batches, noise)")
     steps: int = _required("optimisation steps")
     batch_size: int = _required("mini-batch size N")
@@ -85,7 +88,7 @@ class RunConfig:
     autocast_bf16: bool = _f(False, "train under bf16 autocast (a GPU speed option; off: the papers' float32)")
     curve_every: int = _f(0, "record key metrics every this many steps (FLD curve, NAIGN Figs 4, 9); 0 = off")
     curve_n_samples: int = _f(1000, "samples (and real points) per point of that curve")
-    eval_kind: str = _f("generation", "generation (images) or lowdim (1D/2D data)", EVAL)
+    eval_kind: str = _f("generation", "generation (images), fewshot (ffhq-100, lfw-100) or lowdim (1D/2D data)", EVAL)
     eval_n_samples: int = _f(10000, "generated samples scored at the end", EVAL)
     eval_n_real: int = _f(10000, "real test points scored against (the first n of the test split)", EVAL)
     eval_seed: int = _f(10000, "seed of the evaluation noise z (plus the run's seed)", EVAL)
@@ -114,6 +117,8 @@ class RunConfig:
     interp_pairs: int = _f(64, "interpolation paths scored (pairs of z, and of real images)", EVAL)
     interp_steps: int = _f(9, "images per interpolation path, ends included", EVAL)
     arithmetic_triplets: int = _f(500, "latent-arithmetic edits f(z+ - z- + z) scored (digits)", EVAL)
+    copy_ratio: float = _f(0.5, "few-shot: a sample copies a training image when that image is nearer than this "
+                            "times the second nearest", EVAL)
     projection_points: int = _f(441, "points of the projection-map figure (sqrt(n) per axis in 2D)", EVAL)
 
     @property
@@ -127,8 +132,8 @@ class RunConfig:
 
     @property
     def channels(self) -> int:
-        """Image channels (1 for the digit sets)."""
-        return 1
+        """Image channels: 3 for the RGB face sets, else 1."""
+        return 3 if self.dataset in RGB_DATASETS else 1
 
     @property
     def run_id(self) -> str:
@@ -191,7 +196,7 @@ class RunConfig:
         for name in non_negative:
             if getattr(self, name) < 0:
                 raise UserError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
-        for name in ("replay_prob", "salt_pepper_fraction", "line_prob", "mode_share"):
+        for name in ("replay_prob", "salt_pepper_fraction", "line_prob", "mode_share", "copy_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise UserError(f"{source}: {name} must lie in [0, 1], got {getattr(self, name)}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
@@ -208,11 +213,15 @@ class RunConfig:
             raise UserError(f"{source}: interp_steps must be at least 3, got {self.interp_steps}")
         if self.sketch_kernel < 1 or self.sketch_kernel % 2 == 0:
             raise UserError(f"{source}: sketch_kernel must be a positive odd integer, got {self.sketch_kernel}")
+        if self.curve_every and self.eval_kind == "fewshot":
+            raise UserError(f"{source}: curve_every needs a generation or lowdim evaluation, not fewshot")
         if self.eval_projector and not self.image:
             raise UserError(f"{source}: eval_projector needs an image dataset, not {self.dataset!r}")
+        if self.channels > 1 and self.eval_kind == "generation" and not self.eval_fid:
+            raise UserError(f"{source}: {self.dataset} is scored by FID (InceptionV3): set eval_fid = true")
         if self.eval_fid and not self.image:
             raise UserError(f"{source}: eval_fid needs an image dataset, not {self.dataset!r}")
-        expected_kind = "generation" if self.image else "lowdim"
+        expected_kind = ("fewshot" if self.dataset in FEW_SHOT_DATASETS else "generation") if self.image else "lowdim"
         if self.eval_kind != expected_kind:
             raise UserError(f"{source}: eval_kind {self.eval_kind!r} does not fit dataset {self.dataset!r}")
 

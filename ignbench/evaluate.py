@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from ignbench.metrics import lowdim
 from ignbench.metrics.fid import inception_features
 from ignbench.metrics.fld import lenet_classes, lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
+from ignbench.metrics.memorisation import memorisation, nearest_training_images
 from ignbench.metrics.prdc import coverage_density
 from ignbench.metrics.stability import fk_stability
 from ignbench.noise import Prior
@@ -33,6 +34,12 @@ from ignbench.store import torch_bytes
 
 Metrics = dict[str, dict[str, dict[str, float]]]  # {bn_mode: {application: {metric: value}}}
 ARTIFACT_POINTS = 2000
+
+
+def feature_space(cfg: RunConfig) -> tuple[str, Callable[[torch.Tensor], np.ndarray]]:
+    """The Fréchet metric of a dataset and its feature extractor: FLD (LeNet) for digits, FID (InceptionV3) for
+    RGB faces. Coverage and Density are computed in the same space."""
+    return ("fld", lenet_features) if cfg.channels == 1 else ("fid", inception_features)
 
 
 def bn_modes(model: nn.Module) -> tuple[str, ...]:
@@ -64,11 +71,13 @@ def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior) -> 
     z = prior.sample(cfg.eval_n_samples, torch.Generator().manual_seed(cfg.eval_seed + cfg.seed))
     metrics: Metrics = {}
     files: dict[str, bytes] = {}
-    real_feats = lenet_features(data.test) if cfg.image else None
+    real_feats = feature_space(cfg)[1](data.test) if cfg.eval_kind == "generation" else None
     for mode in bn_modes(model):
         with bn_mode(model, mode):
             f = lambda y: apply(model, y, cfg.eval_batch)  # noqa: E731
-            if cfg.image:
+            if cfg.eval_kind == "fewshot":
+                metrics[mode], mode_files = _fewshot_metrics(cfg, f, data, z)
+            elif cfg.image:
                 metrics[mode], mode_files = _image_metrics(cfg, f, data, z, real_feats)
                 if cfg.eval_projector:
                     extra, extra_files = _projector_metrics(cfg, model, f, data, z, real_feats)
@@ -86,11 +95,11 @@ def _image_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor, real_feats: n
     fx = f(data.test)
     out = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
     fakes = {"f(z)": fz, "f(f(z))": ffz}
+    fd, features = feature_space(cfg)
     for app, images in fakes.items():
-        feats = lenet_features(images)
-        out[app] = {"fld": frechet_distance_features(feats, real_feats),
-                    **coverage_density(real_feats, feats, cfg.prdc_k)}
-    if cfg.eval_fid:
+        feats = features(images)
+        out[app] = {fd: frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats, cfg.prdc_k)}
+    if cfg.eval_fid and fd != "fid":
         real_inception = inception_features(data.test)
         for app, images in fakes.items():
             out[app]["fid"] = frechet_distance_features(inception_features(images), real_inception)
@@ -98,7 +107,7 @@ def _image_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor, real_feats: n
     out.update(restoration)
     stats, iterates = fk_stability(f, z[: cfg.fk_samples], cfg.fk_steps)
     for k, values in stats.items():
-        out[f"f^{k}(z)"] = {**values, "fld": frechet_distance_features(lenet_features(iterates[k]), real_feats)}
+        out[f"f^{k}(z)"] = {**values, fd: frechet_distance_features(features(iterates[k]), real_feats)}
     files = {"samples_{mode}.png": image_grid_png(data.test, fx, z, fz, ffz),
              "restoration_{mode}.png": image_grid_png(*restoration_columns),
              "iterates_{mode}.png": image_grid_png(*iterates.values())}
@@ -129,7 +138,8 @@ def _projector_metrics(cfg: RunConfig, model: nn.Module, f, data: Data, z: torch
     arithmetic. Per input y of the unseen set: fld (against the test set), mae (to the clean x), drift |f(y) - y|
     (zero on the learned manifold) and source_gap (mean L1 to another test image minus that to its own x: above
     zero when y keeps its source)."""
-    fld = lambda images: frechet_distance_features(lenet_features(images), real_feats)  # noqa: E731
+    fd, features = feature_space(cfg)
+    distance_to_data = lambda images: frechet_distance_features(features(images), real_feats)  # noqa: E731
     clean = data.test
     g = torch.Generator().manual_seed(cfg.degradation_seed)
     order = torch.randperm(len(clean), generator=g)
@@ -142,7 +152,8 @@ def _projector_metrics(cfg: RunConfig, model: nn.Module, f, data: Data, z: torch
             chain.append(f(chain[-1]))
         for applied, y, fy in zip(("x'", "f(x')", "f(f(x'))"), chain[:3], chain[1:], strict=True):
             own = (y - clean).abs().mean()
-            out[f"{name}: {applied}"] = {"fld": fld(y), "mae": float(own), "drift": float((fy - y).abs().mean()),
+            out[f"{name}: {applied}"] = {fd: distance_to_data(y), "mae": float(own),
+                                         "drift": float((fy - y).abs().mean()),
                                          "source_gap": float((y - clean[partner]).abs().mean() - own)}
         columns += chain[:3]
     encode = lambda x: apply(model.encoder, x, cfg.eval_batch)  # noqa: E731
@@ -150,14 +161,32 @@ def _projector_metrics(cfg: RunConfig, model: nn.Module, f, data: Data, z: torch
     paths = interpolation_paths(f, encode, decode, z, clean, cfg.interp_pairs, cfg.interp_steps)
     for app, images in paths.items():
         flat = images.flatten(0, 1)
-        out[app] = {"fld": fld(flat), "drift": float((f(flat) - flat).abs().mean()), "evenness": path_evenness(images)}
-    edits = arithmetic(f, lenet_classes, z, cfg.arithmetic_triplets, cfg.eval_seed + cfg.seed)
-    out["arithmetic: f(z+ - z- + z)"] = {"attribute": edits["edited_share"]}
-    out["arithmetic: f(z' - z- + z)"] = {"attribute": edits["control_share"]}
+        out[app] = {fd: distance_to_data(flat), "drift": float((f(flat) - flat).abs().mean()),
+                    "evenness": path_evenness(images)}
     files = {"projections_{mode}.png": image_grid_png(*columns),
              "interpolation_{mode}.png": path_grid_png(*paths.values())}
-    if len(edits["edited"]):
-        files["arithmetic_{mode}.png"] = image_grid_png(edits["edited"], edits["control"])
+    if cfg.channels == 1:  # the attribute is LeNet's digit class; faces have no attribute classifier here
+        edits = arithmetic(f, lenet_classes, z, cfg.arithmetic_triplets, cfg.eval_seed + cfg.seed)
+        out["arithmetic: f(z+ - z- + z)"] = {"attribute": edits["edited_share"]}
+        out["arithmetic: f(z' - z- + z)"] = {"attribute": edits["control_share"]}
+        if len(edits["edited"]):
+            files["arithmetic_{mode}.png"] = image_grid_png(edits["edited"], edits["control"])
+    return out, files
+
+
+def _fewshot_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[dict, dict]:
+    """NAIGN Fig. 5: reconstruction, and memorisation, diversity and Coverage/Density (pixel space) of f(z) and
+    f(f(z)) against the few training images."""
+    train = data.train
+    fz = f(z)
+    ffz = f(fz)
+    fx = f(train)
+    out = {"f(x)": {"rec_error": float(distance(fx, train, cfg.distance).mean())}}
+    for app, samples in {"f(z)": fz, "f(f(z))": ffz}.items():
+        out[app] = {**memorisation(samples, train, cfg.copy_ratio),
+                    **coverage_density(train.flatten(1), samples.flatten(1), cfg.prdc_k)}
+    files = {"samples_{mode}.png": image_grid_png(train, fx, z, fz, ffz),
+             "nearest_{mode}.png": image_grid_png(fz, nearest_training_images(fz, train), rows=16)}
     return out, files
 
 
@@ -220,7 +249,8 @@ class Curve:
         n = min(cfg.curve_n_samples, len(data.test_all))
         self.z = prior.sample(n, torch.Generator().manual_seed(cfg.eval_seed + cfg.seed + 1))
         self.real = data.test_all[:n]
-        self.real_feats = lenet_features(self.real) if cfg.image else None
+        self.fd, self.features = feature_space(cfg)
+        self.real_feats = self.features(self.real) if cfg.image else None
         if not cfg.image:
             self.grid = lowdim.grid_points(data.toy, 2500)
             self.true = data.toy.manifold_distance(self.grid)
@@ -232,7 +262,7 @@ class Curve:
             with bn_mode(model, mode):
                 fz = apply(model, self.z, self.cfg.eval_batch)
                 if self.cfg.image:
-                    rows.append((mode, "fld", frechet_distance_features(lenet_features(fz), self.real_feats)))
+                    rows.append((mode, self.fd, frechet_distance_features(self.features(fz), self.real_feats)))
                     continue
                 values = coverage_density(self.real, fz, self.cfg.prdc_k)
                 values["coverage_r"] = lowdim.coverage_at_radius(self.real, fz, self.cfg.coverage_radius)
@@ -249,16 +279,21 @@ def produced(cfg: RunConfig) -> dict[str, set[str]]:
     from ignbench.data.toy import get as toy
 
     out = {"f(x)": {"rec_error"}}
+    if cfg.eval_kind == "fewshot":
+        samples = {"nn_distance", "nn_ratio", "copies", "diversity", "coverage", "density"}
+        return out | {"f(z)": samples, "f(f(z))": set(samples)}
     if cfg.image:
-        generation = {"fld", "coverage", "density"} | ({"fid"} if cfg.eval_fid else set())
+        fd = feature_space(cfg)[0]
+        generation = {fd, "coverage", "density"} | ({"fid"} if cfg.eval_fid else set())
         out |= {"f(z)": generation, "f(f(z))": set(generation)}
         out |= {name: {"mae", "mae_to_degraded", "mae_input"} for name in degradations(cfg)}
-        out |= {f"f^{k}(z)": {"mae_to_fz", "drift", "fld"} for k in cfg.fk_steps}
+        out |= {f"f^{k}(z)": {"mae_to_fz", "drift", fd} for k in cfg.fk_steps}
         if cfg.eval_projector:
-            out |= {f"{name}: {app}": {"fld", "mae", "drift", "source_gap"} for name in ood_names(cfg.channels)
+            out |= {f"{name}: {app}": {fd, "mae", "drift", "source_gap"} for name in ood_names(cfg.channels)
                     for app in ("x'", "f(x')", "f(f(x'))")}
-            out |= {app: {"fld", "drift", "evenness"} for app in ("interp z", "interp x")}
-            out |= {app: {"attribute"} for app in ("arithmetic: f(z+ - z- + z)", "arithmetic: f(z' - z- + z)")}
+            out |= {app: {fd, "drift", "evenness"} for app in ("interp z", "interp x")}
+            if cfg.channels == 1:
+                out |= {app: {"attribute"} for app in ("arithmetic: f(z+ - z- + z)", "arithmetic: f(z' - z- + z)")}
         return out
     samples = {"coverage", "density", "coverage_r"} | ({"modes_covered", "n_modes", "hq_share"}
                                         if toy(cfg.dataset).centers is not None else set())
@@ -270,6 +305,6 @@ def curve_metrics(cfg: RunConfig) -> set[str]:
     from ignbench.data.toy import get as toy
 
     if cfg.image:
-        return {"fld"}
+        return {feature_space(cfg)[0]}
     modes = {"modes_covered", "hq_share"} if toy(cfg.dataset).centers is not None else set()
     return {"coverage", "density", "coverage_r", "drift_corr"} | modes

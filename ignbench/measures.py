@@ -34,6 +34,10 @@ MEASURES: dict[str, Measure] = {
     "drift_corr": Measure("drift corr. with d_M", True),
     "evenness": Measure("largest step / mean step", False),
     "source_gap": Measure("L1 to another x minus L1 to its own x", True),
+    "nn_distance": Measure("distance to nearest training image", True),
+    "nn_ratio": Measure("nearest-neighbour ratio", True),
+    "copies": Measure("copies", False),
+    "diversity": Measure("diversity", True),
     "attribute": Measure("share with the attribute", True),
 }
 

@@ -119,7 +119,7 @@ def init_weights(module: nn.Module) -> None:
 def build_model(cfg: RunConfig, data_dim: int) -> nn.Module:
     """The run's network, initialised from torch's global generator (seed it first)."""
     if cfg.image:
-        model: nn.Module = DCGANAutoencoder(1, cfg.image_size, cfg.model_width, cfg.latent_dim)
+        model: nn.Module = DCGANAutoencoder(cfg.channels, cfg.image_size, cfg.model_width, cfg.latent_dim)
     else:
         model = MLP(data_dim, cfg.hidden)
     init_weights(model)

@@ -143,7 +143,7 @@ def _time_evaluation(cfg: RunConfig) -> float:
     scale = 10
     small = cfg.replace(eval_n_samples=max(50, cfg.eval_n_samples // scale),
                         eval_n_real=max(50, cfg.eval_n_real // scale), fk_samples=max(10, cfg.fk_samples // scale),
-                        grid_points=max(100, cfg.grid_points // scale), eval_fid=False)
+                        grid_points=max(100, cfg.grid_points // scale), eval_fid=cfg.channels > 1)
     trainer = Trainer([small], [load_data(small)], pick_device())
     start = time.perf_counter()
     evaluate_run(small, trainer.model, trainer.members[0].data, trainer.members[0].prior)

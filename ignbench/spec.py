@@ -1,7 +1,8 @@
 """Load and validate an experiment spec (benchmarks/<name>.toml, or any spec file) and expand it into runs.
 
 Resolution order for each run's fields (later wins):
-    RunConfig defaults < [config] < [per_method.<method>] (with its `recipe`) < [presets.<preset>] < [sweep] values
+    RunConfig defaults < [config] < [per_method.<method>] (with its `recipe`) < [presets.<preset>]
+    < [presets.<preset>.per_method.<method>] (sizes that differ by method, e.g. a warm start) < [sweep] values
 A preset changes sizes (steps, samples, data), never the method. `[[claims]]` (see ignbench.claims) lists the
 paper's claims that the spec's runs decide. Specs are found by name in --spec-dir folders, IGNBENCH_SPEC_PATH and
 the shipped specs, or given as a path to a .toml file.
@@ -22,12 +23,13 @@ from ignbench.errors import UserError
 from ignbench.methods import METHODS
 from ignbench.resources import spec_dirs
 
+PRESET_ONLY = ("seeds", "per_method")  # preset keys that are not run fields
 TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets", "claims"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures",
                    "same_runs_as", "select"}
 LOWDIM_FIGURE_KINDS = ("panels", "density", "projection")
-REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability", "projector")
+REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability", "projector", "fewshot")
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ class Spec:
         method = point.get("method", self.config.get("method"))
         data = {"experiment": self.runs_of, "preset": preset, **self.config}
         data.update(_method_overrides(self.per_method.get(method, {})))
-        data.update({k: v for k, v in self.presets[preset].items() if k != "seeds"})
+        data.update({k: v for k, v in self.presets[preset].items() if k not in PRESET_ONLY})
+        data.update(self.presets[preset].get("per_method", {}).get(method, {}))
         data.update(point)
         data["seed"] = seed
         return RunConfig.from_dict(data, f"{self.path.name} [{preset}] {point}")
@@ -177,7 +180,17 @@ def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) ->
     for preset, block in presets.items():
         if not isinstance(block, dict):
             raise UserError(f"{name} [presets.{preset}]: must be a table")
-        check_keys({k: v for k, v in block.items() if k != "seeds"}, f"{name} [presets.{preset}]")
+        check_keys({k: v for k, v in block.items() if k not in PRESET_ONLY}, f"{name} [presets.{preset}]")
+        per_method_sizes = block.get("per_method", {})
+        if not isinstance(per_method_sizes, dict):
+            raise UserError(f"{name} [presets.{preset}.per_method]: must be a table")
+        for method, sizes in per_method_sizes.items():
+            where = f"{name} [presets.{preset}.per_method.{method}]"
+            if method not in METHODS:
+                raise UserError(f"{where}: unknown method {method!r}")
+            if not isinstance(sizes, dict):
+                raise UserError(f"{where}: must be a table")
+            check_keys(sizes, where)
         if "seeds" in block:
             _check_seeds(block["seeds"], f"{name} [presets.{preset}]")
     figure_kinds = exp.get("figures", ["panels"])

@@ -69,10 +69,11 @@ def test_bad_claims_are_one_line_errors_at_load(tmp_path, claim, message):
 def test_every_shipped_claim_loads():
     counts = {name: len(load_spec(name).claims) for name in ("table1", "table2", "fig2_trimodal", "fig3_modes2d",
                                                              "fig4_fld_training", "fig6_density", "fig7_projection",
-                                                             "fig9_imle_m", "fig16_fk_stability", "ign_projector")}
+                                                             "fig9_imle_m", "fig16_fk_stability", "ign_projector",
+                                                             "ign_celeba", "fig5_fewshot")}
     assert counts == {"table1": 12, "table2": 8, "fig2_trimodal": 4, "fig3_modes2d": 9, "fig4_fld_training": 1,
                       "fig6_density": 3, "fig7_projection": 4, "fig9_imle_m": 1, "fig16_fk_stability": 3,
-                      "ign_projector": 8}
+                      "ign_projector": 8, "ign_celeba": 6, "fig5_fewshot": 3}
 
 
 def _frame(runs: list[dict]) -> pd.DataFrame:

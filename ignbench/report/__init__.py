@@ -15,6 +15,7 @@ from ignbench.spec import Spec
 from ignbench.store import Store
 
 GENERATION_METRICS = ["fld", "coverage", "density"]
+FEWSHOT_METRICS = ["rec_error", "nn_ratio", "copies", "diversity", "coverage", "density"]
 LOWDIM_METRICS = ["modes_covered", "hq_share", "coverage", "coverage_r", "density"]
 MODE_NOTE = {"eval": "BatchNorm in eval mode (running statistics)",
              "train": "BatchNorm in train mode (batch statistics, batches of eval_batch)", "none": ""}
@@ -73,6 +74,11 @@ def _tables(section: Section, spec: Spec, stats: pd.DataFrame, curves: pd.DataFr
                                    tables.curve_table(stats, curves, mode)))
         elif spec.report == "stability":
             section.tables.append((f"f^k(z) for growing k{note}", tables.stability_table(stats, mode)))
+        elif spec.report == "fewshot":
+            section.tables.append((f"Few-shot samples against the training images: reconstruction, memorisation "
+                                   f"(nearest training image), diversity, and pixel-space Coverage/Density{note}",
+                                   tables.application_table(stats, FEWSHOT_METRICS, ["f(x)", "f(z)", "f(f(z))"],
+                                                            mode)))
         elif spec.report == "projector":
             _projector_tables(section, stats, mode, note)
         elif spec.report == "restoration":
@@ -91,18 +97,21 @@ def _tables(section: Section, spec: Spec, stats: pd.DataFrame, curves: pd.DataFr
 
 def _projector_tables(section: Section, stats: pd.DataFrame, mode: str, note: str) -> None:
     """IGN Figs 4-8: repeated application, projections of unseen inputs, interpolation and arithmetic."""
+    metrics = set(stats.metric.dropna())
+    fd = "fld" if "fld" in metrics else "fid"  # digits: FLD; RGB faces: FID
     apps = sorted(set(stats.application.dropna()))
     iterates = sorted((a for a in apps if a.startswith("f^")), key=tables.iterate_order)
     unseen = [a for a in apps if ": " in a and not a.startswith("arithmetic")]
     section.tables += [
         (f"Generation and repeated application{note}",
-         tables.application_table(stats, ["fld", "drift", "mae_to_fz"], iterates or ["f(z)"], mode)),
-        (f"Unseen inputs x' (IGN Fig. 5), projected once and twice: FLD against the test set, MAE to the clean x, "
+         tables.application_table(stats, [fd, "drift", "mae_to_fz"], iterates or ["f(z)"], mode)),
+        (f"Unseen inputs x' (IGN Fig. 5), projected once and twice: {fd.upper()} against the test set, MAE to the "
+         f"clean x, "
          f"drift |f(y) - y| (0 on the learned manifold) and how much of its source y keeps{note}",
-         tables.application_table(stats, ["fld", "mae", "drift", "source_gap"], sorted(unseen, key=_unseen_order),
+         tables.application_table(stats, [fd, "mae", "drift", "source_gap"], sorted(unseen, key=_unseen_order),
                                   mode)),
-        (f"Interpolation paths: quality (FLD), distance from the learned manifold (drift |f(y) - y|) and evenness"
-         f"{note}", tables.application_table(stats, ["fld", "drift", "evenness"], ["interp z", "interp x"], mode)),
+        (f"Interpolation paths: quality ({fd.upper()}), distance from the learned manifold (drift |f(y) - y|) and "
+         f"evenness{note}", tables.application_table(stats, [fd, "drift", "evenness"], ["interp z", "interp x"], mode)),
         (f"Latent arithmetic f(z+ - z- + z), the attribute being LeNet's class of f(z+), against the control "
          f"z' drawn without it{note}",
          tables.application_table(stats, ["attribute"], [a for a in apps if a.startswith("arithmetic")], mode)),
@@ -124,6 +133,8 @@ def _figures(spec: Spec, df: pd.DataFrame, curves: pd.DataFrame, store: Store, o
         return figures.stability_figures(df, store, out, name)
     if spec.report == "restoration":
         return figures.restoration_figure(df, store, out, name)
+    if spec.report == "fewshot":
+        return figures.fewshot_figures(df, store, out, name)
     if spec.report == "projector":
         return figures.projector_figures(df, store, out, name)
     return figures.lowdim_figures(df, store, out, name, spec.figures) + figures.curve_figure(curves, out, name)

@@ -100,8 +100,9 @@ def stability_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> l
     data["k"] = data["application"].map(iterate_order)
     data["method"] = data["method"].map(LABELS)
     hue_order = [name for name in LABELS.values() if name in set(data["method"])]
+    fd = "fld" if (data.metric == "fld").any() else "fid"  # digits: FLD; RGB faces: FID
     panels = [("mae_to_fz", "|f^k(z) - f(z)|, mean L1"), ("drift", "drift |f^(k+1)(z) - f^k(z)|"),
-              ("fld", "FLD of f^k(z)")]
+              (fd, f"{fd.upper()} of f^k(z)")]
     modes = _modes(data)
     fig, axes = plt.subplots(len(modes), len(panels), figsize=(4.2 * len(panels), 3.4 * len(modes)), squeeze=False)
     for r, mode in enumerate(modes):
@@ -270,3 +271,15 @@ def projector_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> l
             + _per_mode_images(df, store, out, name, "arithmetic", "f(z+ - z- + z) | control f(z' - z- + z)",
                                (2.6, 4.6), "Latent arithmetic (as IGN Fig. 6), the attribute being the digit class "
                                "of f(z+)"))
+
+
+def fewshot_figures(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+    """NAIGN Fig. 5 from the lowest seed: samples, and each sample beside its nearest training image."""
+    data = ", ".join(sorted(set(df["dataset"])))
+    stand_in = " (lfw-100 is an offline stand-in for FFHQ-100)" if "lfw-100" in data else ""
+    return (_per_mode_images(df, store, out, name, "samples", "x | f(x) | z | f(z) | f(f(z))", (3.2, 5.5),
+                             f"Few-shot samples on {data}{stand_in}, lowest seed per method (as NAIGN Fig. 5): "
+                             "training images x, f(x), noise z, f(z), f(f(z))")
+            + _per_mode_images(df, store, out, name, "nearest", "f(z) | nearest training image", (2.2, 8.0),
+                               f"Memorisation on {data}{stand_in}: each sample f(z) beside its nearest training "
+                               "image"))
