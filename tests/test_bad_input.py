@@ -198,6 +198,20 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "MNIST missing offline": (lambda tmp: ["run", _write(tmp, IMAGE_SPEC.replace('"mnist-5k"', '"mnist"')),
                                            "--data-root", str(tmp / "nowhere"), "--store", str(tmp / "runs")],
                               "MNIST not found under"),
+    "CelebA missing offline": (lambda tmp: ["run", "ign_celeba", "--preset", "smoke", "--data-root", str(tmp / "no"),
+                                            "--store", str(tmp / "runs")], "CelebA not found under"),
+    "FFHQ-100 folder missing": (lambda tmp: ["run", "fig5_fewshot", "--preset", "paper", "--data-root", str(tmp),
+                                             "--store", str(tmp / "runs")], "ffhq-100: found 0 images, expected 100"),
+    "FFHQ-100 too few images": (lambda tmp: _images(tmp / "ffhq-100", 40, 64) and
+                                ["run", "fig5_fewshot", "--preset", "paper", "--data-root", str(tmp), "--store",
+                                 str(tmp / "runs")], "ffhq-100: found 40 images, expected 100"),
+    "FFHQ-100 images too small": (lambda tmp: _images(tmp / "ffhq-100", 100, 32) and
+                                  ["run", "fig5_fewshot", "--preset", "paper", "--data-root", str(tmp), "--store",
+                                   str(tmp / "runs")], "32x32 pixels, expected a square image of at least 64x64"),
+    "preset per-method size for an unknown method": (
+        spec(SPEC + "[presets.smoke.per_method.vae]\nsteps = 2\n"), "[presets.smoke.per_method.vae]: unknown method"),
+    "preset per-method unknown key": (
+        spec(SPEC + "[presets.smoke.per_method.naign]\nstepz = 2\n"), "unknown key 'stepz'"),
     # profiles
     "profile with an unknown key": (profile("partition = 'debug'\nbogus = 1\n"), "unknown key 'bogus'"),
     "profile without a partition": (profile("account = 'x'\n"), "missing required key 'partition'"),
@@ -234,6 +248,16 @@ def _store_template(tmp_path_factory):
 
 def _files(root: Path) -> dict[Path, float]:
     return {p: p.stat().st_mtime for p in root.rglob("*") if p.is_file()}
+
+
+def _images(folder: Path, n: int, side: int) -> bool:
+    """n square gray PNGs of side x side pixels."""
+    from PIL import Image
+
+    folder.mkdir(parents=True)
+    for i in range(n):
+        Image.new("RGB", (side, side), (i, i, i)).save(folder / f"{i:03d}.png")
+    return True
 
 
 def test_there_are_at_least_sixty_cases():
