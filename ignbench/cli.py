@@ -222,7 +222,8 @@ def _print_plans(plans: list, todo: list, executor: str) -> None:
     if not todo:
         return
     total = 0.0
-    for group, seconds in estimate(todo):
+    notes: set[str] = set()
+    for group, seconds in estimate(todo, notes):
         total += seconds
         cfg = group[0]
         extra = f" M={cfg.resolved_imle_m}" if METHODS[cfg.method].imle else ""
@@ -233,6 +234,8 @@ def _print_plans(plans: list, todo: list, executor: str) -> None:
     note = " (a cluster runs the groups in parallel: see REPRODUCE.md for GPU-hours)" if executor == "slurm" else ""
     click.echo(f"estimated cost: ~{human_duration(total)} on this machine's {pick_device()} "
                f"(calibrated by timing real steps here){note}")
+    for line in sorted(notes):
+        click.echo(f"  note: {line}")
 
 
 def _warn_if_paper_on_cpu(plans: list, executor: str) -> None:

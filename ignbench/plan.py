@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ignbench.config import RunConfig
+from ignbench.data import Data
 from ignbench.errors import UserError
 from ignbench.lock import is_stale, read_lock
 from ignbench.methods import METHODS
@@ -29,6 +30,7 @@ from ignbench.store import FAILED, State, Store
 from ignbench.train import stack_groups
 
 TIMED_STEPS = 3
+STAND_IN_IMAGES = 1000  # random images timed in place of a missing image set
 TIMING_ROUNDS = 3  # the fastest round is kept: a load spike on a shared machine should not stick in the cache
 
 
@@ -113,14 +115,30 @@ def _timing_key(group: list[RunConfig]) -> str:
     return f"{_machine()}|E={len(group)}|{json.dumps(shared, sort_keys=True)}"
 
 
-def _time_steps(group: list[RunConfig], replay_prob: float) -> float:
-    """Seconds per step of the group's trainer with every step searching (0) or replaying (1)."""
+def timing_data(cfg: RunConfig, notes: set[str]) -> Data:
+    """The run's data, or random images of its shape when its image set is not on this machine: the time of a step
+    or an evaluation does not depend on pixel values, so a plan can be costed before the data is fetched."""
     from ignbench.data import load_data
+
+    try:
+        return load_data(cfg)
+    except UserError:
+        if not cfg.image:
+            raise
+    notes.add(f"{cfg.dataset} is not on this machine: timed on random images of its shape")
+    n = max(STAND_IN_IMAGES, cfg.batch_size, cfg.eval_n_real)
+    images = torch.rand(n, cfg.channels, cfg.image_size, cfg.image_size, generator=torch.Generator().manual_seed(0))
+    images = images * 2 - 1
+    return Data(train=images, test=images[: cfg.eval_n_real], test_all=images)
+
+
+def _time_steps(group: list[RunConfig], replay_prob: float, notes: set[str]) -> float:
+    """Seconds per step of the group's trainer with every step searching (0) or replaying (1)."""
     from ignbench.train import pick_device
     from ignbench.trainer import Trainer
 
     cfgs = [c.replace(replay_prob=replay_prob, curve_every=0) for c in group]
-    trainer = Trainer(cfgs, [load_data(c) for c in cfgs], pick_device())
+    trainer = Trainer(cfgs, [timing_data(c, notes) for c in cfgs], pick_device())
     trainer.step()  # warm-up (and, for replay, fills the buffer)
     rounds = []
     for _ in range(TIMING_ROUNDS):
@@ -133,9 +151,9 @@ def _time_steps(group: list[RunConfig], replay_prob: float) -> float:
     return min(rounds)
 
 
-def _time_evaluation(cfg: RunConfig) -> float:
-    """Seconds of one evaluation, from a copy at about a tenth of the sample counts (evaluation is linear in them)."""
-    from ignbench.data import load_data
+def _time_evaluation(cfg: RunConfig, notes: set[str]) -> float | None:
+    """Seconds of one evaluation, from a copy at about a tenth of the sample counts (evaluation is linear in them);
+    None when it cannot run here (FID without the InceptionV3 weights)."""
     from ignbench.evaluate import evaluate_run
     from ignbench.train import pick_device
     from ignbench.trainer import Trainer
@@ -144,21 +162,33 @@ def _time_evaluation(cfg: RunConfig) -> float:
     small = cfg.replace(eval_n_samples=max(50, cfg.eval_n_samples // scale),
                         eval_n_real=max(50, cfg.eval_n_real // scale), fk_samples=max(10, cfg.fk_samples // scale),
                         grid_points=max(100, cfg.grid_points // scale), eval_fid=cfg.channels > 1)
-    trainer = Trainer([small], [load_data(small)], pick_device())
+    trainer = Trainer([small], [timing_data(small, notes)], pick_device())
     start = time.perf_counter()
-    evaluate_run(small, trainer.model, trainer.members[0].data, trainer.members[0].prior)
+    try:
+        evaluate_run(small, trainer.model, trainer.members[0].data, trainer.members[0].prior)
+    except UserError as exc:
+        notes.add(f"evaluation not timed, the estimate leaves it out ({exc})")
+        return None
     return (time.perf_counter() - start) * cfg.eval_n_samples / small.eval_n_samples
 
 
-def group_seconds(group: list[RunConfig], cache: dict) -> float:
+def group_seconds(group: list[RunConfig], cache: dict, notes: set[str]) -> float:
     """Estimated wall time of training one group (stacked) and evaluating its runs."""
     key = _timing_key(group)
     if key not in cache:
         cfg = group[0]
-        search = _time_steps(group, 0.0) if METHODS[cfg.method].imle else None
-        replay = _time_steps(group, 1.0)
-        cache[key] = {"search": search, "replay": replay, "evaluation": _time_evaluation(cfg)}
-    timing = cache[key]
+        measured: set[str] = set()
+        search = _time_steps(group, 0.0, measured) if METHODS[cfg.method].imle else None
+        replay = _time_steps(group, 1.0, measured)
+        evaluation = _time_evaluation(cfg, measured)
+        notes |= measured
+        if measured:  # timed on stand-ins: not cached, so the real data is timed once it is here
+            return _seconds(group, {"search": search, "replay": replay, "evaluation": evaluation or 0.0})
+        cache[key] = {"search": search, "replay": replay, "evaluation": evaluation}
+    return _seconds(group, cache[key])
+
+
+def _seconds(group: list[RunConfig], timing: dict) -> float:
     cfg = group[0]
     per_step = timing["replay"] if timing["search"] is None else (
         cfg.replay_prob * timing["replay"] + (1 - cfg.replay_prob) * timing["search"])
@@ -170,10 +200,12 @@ def group_seconds(group: list[RunConfig], cache: dict) -> float:
     return cfg.steps * per_step + len(group) * timing["evaluation"] + curve
 
 
-def estimate(runs: list[RunConfig]) -> list[tuple[list[RunConfig], float]]:
-    """(group, seconds) for the runs about to be done, measured on this machine (cached)."""
+def estimate(runs: list[RunConfig], notes: set[str] | None = None) -> list[tuple[list[RunConfig], float]]:
+    """(group, seconds) for the runs about to be done, measured on this machine (cached); what could not be
+    measured as such is added to `notes`."""
     cache = _load_cache()
-    out = [(group, group_seconds(group, cache)) for group in stack_groups(runs)]
+    notes = set() if notes is None else notes
+    out = [(group, group_seconds(group, cache, notes)) for group in stack_groups(runs)]
     _save_cache(cache)
     return out
 

@@ -255,3 +255,19 @@ def test_own_spec_folder_by_flag_and_environment(runner, tmp_path, monkeypatch):
     monkeypatch.setenv("IGNBENCH_SPEC_PATH", str(tmp_path))
     res = runner.invoke(main, ["run", "mini", "--preset", "smoke", "--dry-run", "--store", str(tmp_path / "r")])
     assert res.exit_code == 0 and "mini [smoke]: 1 runs" in res.output
+
+
+def test_dry_run_costs_a_plan_whose_data_is_not_here(runner, tmp_path, monkeypatch):
+    """A paper-scale plan is costed before its data is fetched: steps timed on random images of its shape, and the
+    evaluation left out where FID has no weights; the note says so. The real run still refuses."""
+    monkeypatch.setenv("IGNBENCH_OFFLINE", "1")
+    monkeypatch.setenv("IGNBENCH_CACHE", str(tmp_path / "cache"))
+    args = ["run", "ign_celeba", "--preset", "smoke", "--data-root", str(tmp_path / "no"), "--store",
+            str(tmp_path / "runs")]
+    plan = runner.invoke(main, [*args, "--dry-run"])
+    assert plan.exit_code == 0, plan.output
+    assert "note: celeba is not on this machine: timed on random images of its shape" in plan.output
+    assert "note: evaluation not timed" in plan.output and "estimated cost: ~" in plan.output
+    refused = runner.invoke(main, args)
+    assert refused.exit_code == 2 and "CelebA not found" in refused.output
+    assert not (tmp_path / "runs").exists()

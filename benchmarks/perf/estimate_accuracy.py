@@ -40,7 +40,7 @@ def main() -> None:
         measured = measured_seconds(group, store)
         if measured is None:
             continue
-        estimated = group_seconds(group, cache)
+        estimated = group_seconds(group, cache, set())
         ratios.append(measured / estimated)
         cfg = group[0]
         what = f"{cfg.method} {cfg.dataset} seed {cfg.seed}" if len(group) == 1 else \
