@@ -108,6 +108,34 @@ def test_coverage_density_exact_on_ties(dim, duplicates):
     assert ours["density"] == pytest.approx(ref["density"], abs=1e-6)
 
 
+def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(7)
+    real, fake = rng.normal(size=(600, 84)), rng.normal(0.2, 1.0, size=(500, 84))
+    if case == "outliers":  # a few rows far out must not send every pair down the exact path, nor mislead it
+        real[:3] *= 100
+        fake[:2] *= 100
+    elif case == "cauchy":
+        real, fake = rng.standard_cauchy(size=(600, 84)), rng.standard_cauchy(size=(500, 84))
+    elif case == "duplicates":
+        real = np.repeat(real[:200], 3, axis=0)
+        fake[:100] = real[:100]
+    elif case.startswith("scale"):
+        scale = float(case.split()[1])
+        real, fake = real * scale, fake * scale
+    return real, fake
+
+
+@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30", "scale 1e-25",
+                                  "scale 1e20"])
+def test_coverage_density_exact_on_hard_inputs(case):
+    """Identical to plain float64 definitions (1e-12) with outliers, heavy tails, duplicated rows and at feature
+    scales where float32 under- or overflows: no silent loss of precision at any finite scale."""
+    real, fake = _hard_case(case)
+    ours = coverage_density(real, fake, k=5, chunk=128)
+    assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
+    assert 0 < ours["coverage"] < 1 and ours["density"] > 0
+
+
 def test_coverage_density_analytic():
     real = np.array([[0.0], [1.0], [2.0], [3.0]])
     # k = 1: each real's radius is 1 (distance to its nearest other real); strict < excludes the boundary
