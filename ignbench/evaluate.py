@@ -158,7 +158,7 @@ def _projector_metrics(cfg: RunConfig, model: nn.Module, f, data: Data, z: torch
         columns += chain[:3]
     encode = lambda x: apply(model.encoder, x, cfg.eval_batch)  # noqa: E731
     decode = lambda c: apply(model.decoder, c, cfg.eval_batch)  # noqa: E731
-    paths = interpolation_paths(f, encode, decode, z, clean, cfg.interp_pairs, cfg.interp_steps)
+    paths = interpolation_paths(f, encode, decode, z, clean[order], cfg.interp_pairs, cfg.interp_steps)  # shuffled
     for app, images in paths.items():
         flat = images.flatten(0, 1)
         out[app] = {fd: distance_to_data(flat), "drift": float((f(flat) - flat).abs().mean()),
