@@ -12,6 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from ignbench.config import RunConfig
+from ignbench.lock import is_stale, read_lock
 from ignbench.methods import METHODS
 from ignbench.store import DEFAULT_ROOT, State, Store, parse_state, read_metrics
 
@@ -20,6 +21,10 @@ RUN_COLUMNS = ["experiment", "preset", "run_id", "eval_id", "method", "dataset",
 
 def _run_row(cfg: RunConfig, store: Store) -> dict:
     state = store.state(cfg)
+    if state == State.RUNNING:
+        lock = read_lock(store.run_dir(cfg).lock)
+        if lock is None or is_stale(lock):
+            state = State.INTERRUPTED  # its process is gone: the next `run` takes it over
     if state == State.DONE and not store.has_eval(cfg):
         state = State.PENDING  # trained, but not yet scored under this plan's evaluation settings
     config = cfg.to_dict()

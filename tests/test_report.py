@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -67,6 +70,12 @@ def test_partial_sweep_reports_n_per_cell(runner, lowdim_store, tmp_path):
     assert res.exit_code == 0, res.output
     table = pd.read_csv(out / "smoke" / "fig3_modes2d.csv")
     naign_grids = table[(table.Dataset == "grids") & (table.Method == "NAIGN")]
+    assert naign_grids["Coverage (↑)"].str.endswith("(1/2, 1 interrupted)").all()  # "running", but no process holds it
+    lock = {"host": socket.gethostname(), "pid": os.getpid(), "token": "t", "heartbeat": time.time(), "step": 2}
+    (victim / "lock.json").write_text(json.dumps(lock))  # now a live process holds it
+    assert runner.invoke(main, ["report", "fig3_modes2d", "--seeds", "2", "--store", str(store), "--out",
+                                str(out)]).exit_code == 0
+    naign_grids = pd.read_csv(out / "smoke" / "fig3_modes2d.csv").query("Dataset == 'grids' and Method == 'NAIGN'")
     assert naign_grids["Coverage (↑)"].str.endswith("(1/2, 1 running)").all()
     assert table[(table.Dataset == "grids") & (table.Method == "IGN")]["Coverage (↑)"].str.endswith("(2/2)").all()
     card = pd.read_csv(out / "smoke" / "fig3_modes2d_scorecard.csv")
