@@ -17,7 +17,7 @@ from ignbench.data.images import load_labelled
 from ignbench.metrics import lenet
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
-from ignbench.metrics.prdc import coverage_density
+from ignbench.metrics.prdc import Screen, _power_of_two_scale, coverage_density
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -93,15 +93,19 @@ def brute_force_coverage_density(real: np.ndarray, fake: np.ndarray, k: int) -> 
             "density": float((real_fake < radii[:, None]).sum(axis=0).mean() / k)}
 
 
+SCREENS = [torch.bfloat16, torch.float32]  # both screening precisions, whichever this CPU would pick
+
+
+@pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize(("dim", "duplicates"), [(12, 1), (3, 2)])
-def test_coverage_density_exact_on_ties(dim, duplicates):
+def test_coverage_density_exact_on_ties(dim, duplicates, screen):
     """Integer features put thousands of distances exactly on a radius (strict < decides them); in 3-d with
-    duplicated points, ties at the k-th neighbour also force the full-row fallback of the radius search."""
+    duplicated points, ties at the k-th neighbour also send rows to the bounded re-check of the radius search."""
     rng = np.random.default_rng(duplicates)
     real = np.repeat(rng.integers(-3, 4, size=(400 // duplicates, dim)), duplicates, axis=0).astype(np.float32)
     fake = rng.integers(-3, 4, size=(350, dim)).astype(np.float32)
     expected = brute_force_coverage_density(real.astype(np.float64), fake.astype(np.float64), k=5)
-    ours = coverage_density(real, fake, k=5, chunk=64)
+    ours = coverage_density(real, fake, k=5, chunk=64, screen_dtype=screen)
     assert ours == pytest.approx(expected, abs=1e-12)
     ref = prdc.compute_prdc(real, fake, nearest_k=5)
     assert ours["coverage"] == pytest.approx(ref["coverage"], abs=1e-6)
@@ -127,13 +131,34 @@ def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30", "scale 1e-25",
                                   "scale 1e20"])
-def test_coverage_density_exact_on_hard_inputs(case):
+@pytest.mark.parametrize("screen", SCREENS)
+def test_coverage_density_exact_on_hard_inputs(case, screen):
     """Identical to plain float64 definitions (1e-12) with outliers, heavy tails, duplicated rows and at feature
     scales where float32 under- or overflows: no silent loss of precision at any finite scale."""
     real, fake = _hard_case(case)
-    ours = coverage_density(real, fake, k=5, chunk=128)
+    ours = coverage_density(real, fake, k=5, chunk=128, screen_dtype=screen)
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
     assert 0 < ours["coverage"] < 1 and ours["density"] > 0
+
+
+@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30"])
+@pytest.mark.parametrize("screen", SCREENS)
+def test_screen_yields_lower_bounds(case, screen):
+    """The screening product never exceeds the true value it bounds, pair by pair, against float64; and it is
+    a screen, not a blanket: far closer to the truth than the squared norms involved."""
+    real, fake = (torch.as_tensor(a) for a in _hard_case(case))
+    scale = _power_of_two_scale(real, fake)
+    real, fake = real / scale, fake / scale
+    bound = Screen(screen, real.shape[1])
+    row, col = torch.linspace(-3, 5, len(fake), dtype=torch.float64), torch.linspace(2, -1, len(real),
+                                                                                    dtype=torch.float64)
+    fake_sq, real_sq = fake.pow(2).sum(1), real.pow(2).sum(1)
+    out = (bound.lhs(fake, row - bound.err(fake_sq, row)) @ bound.rhs_t(real, col - bound.err(real_sq, col)))
+    lower = out.double() - bound.out_rel * out.double().abs()
+    truth = -2 * fake @ real.T + row[:, None] + col[None, :]
+    assert (lower <= truth).all()
+    gap = (truth - lower) / (fake_sq[:, None] + real_sq[None, :] + row.abs()[:, None] + col.abs()[None, :])
+    assert gap.max() <= 8 * bound.u_in + 2 * (bound.vector_err + bound.scalar_err)
 
 
 def test_coverage_density_analytic():

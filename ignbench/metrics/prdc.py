@@ -4,11 +4,16 @@
 - density  = (1/k) * mean over fakes of #{ i : d(real_i, fake) < r_i }   (strict <);
 - coverage = fraction of reals i whose nearest fake lies at distance < r_i.
 
-Fast and exact. Every comparison is first made in float32 from one matrix product per chunk; the only ones
-float32 rounding could flip are those within a rigorous rounding-error bound of the threshold, and those are
-re-decided with exact float64 distances. For the fake/real comparisons the product is augmented so that it yields
-s_ij = d(fake_i, real_j)^2 - r_j^2 directly, and the sign of s decides both metrics. The fake-fake distance
-matrix that `prdc` also builds is never needed.
+Fast and exact: screen, then decide. One low-precision matrix product per chunk (bfloat16 on CPUs with AMX or
+AVX512-BF16 units, float32 elsewhere) yields a rigorous lower bound of every squared-distance comparison; the few
+comparisons that bound cannot settle are decided with float64 distances from coordinate differences. Nothing
+depends on the screen's precision but the speed.
+
+- Radii: the k+1 smallest lower bounds of each row name the candidates; their exact distances give the radius,
+  unless an excluded entry's bound reaches it, in which case every entry that bound does not exclude is checked.
+- Coverage and density: the product is augmented so that it yields, per (fake, real) pair, a lower bound of
+  d(fake, real)^2 - r^2. Only the pairs where it is <= 0 can lie inside a ball (about k per fake); those are
+  decided exactly and give both metrics. The fake-fake distance matrix that `prdc` also builds is never needed.
 """
 
 from __future__ import annotations
@@ -19,20 +24,73 @@ import numpy as np
 import torch
 
 DEFAULT_K = 5
-CANDIDATE_MARGIN = 8  # extra float32 neighbours re-ranked exactly when finding each real's k-th neighbour
+CANDIDATE_MARGIN = 8  # extra screened neighbours re-ranked exactly when finding each real's k-th neighbour
 RADII_CHUNK = 512
 GROUP = 8  # column groups for the neighbour pre-selection in `_smallest_per_row`
+EXACT_BATCH = 1 << 22  # coordinates per batch of exact pair distances
+SAFETY = 1.0
 
 
-def _gamma(dim: int) -> float:
-    """Relative error bound of a float32 dot product with `dim` + 4 terms, against the sum of its absolute terms.
+def fast_screen_dtype() -> torch.dtype:
+    """bfloat16 where the CPU multiplies it in hardware (AMX tiles or AVX512-BF16: 3-4x float32), else float32."""
+    return torch.bfloat16 if torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported() \
+        else torch.float32
 
-    gamma_n = n u / (1 - n u) with u the float32 unit roundoff (Higham, Accuracy and Stability, Thm 3.4), n = dim + 4
-    for the appended columns; tripled for the rounding of the inputs to float32 and of the subtraction of the bound.
+
+class Screen:
+    """A low-precision matrix product that yields rigorous lower bounds, for screening distance comparisons.
+
+    For rows a_i, b_j (float64) and per-row / per-column scalars, the product of `lhs(a, row)` and
+    `rhs_t(b, col)` is p_ij = -2 a_i.b_j + row_i + col_j minus a bound of its own rounding error, so it never
+    exceeds the true p_ij once each side has subtracted its `err` share:
+    - input rounding to `dtype`: |a.b' - a^.b^| <= |a - a^| |b^| + |a| |b' - b^|, a rank-one term that the
+      product subtracts itself (two extra columns, rounded up), so the bound is as tight as the actual rounding;
+    - float32 accumulation over K terms (Higham, Thm 3.4: gamma_K times the sum of |terms|), separable into
+      E |a|^2 per row and E |b|^2 per column, plus g' |scalar| for the scalars;
+    - the scalars enter as three `dtype` pieces (24 significant bits), below float32's own rounding.
+    A bf16 product is rounded to bf16 on output: that keeps signs, and moves values by at most `out_rel` |out|.
     """
-    u = float(np.finfo(np.float32).eps) / 2
-    n = dim + 4
-    return 3.0 * n * u / (1.0 - n * u)
+
+    def __init__(self, dtype: torch.dtype, dim: int):
+        self.dtype = dtype
+        self.u_in = torch.finfo(dtype).eps / 2
+        k_terms = dim + 8
+        u32 = 2.0**-24
+        gamma = k_terms * u32 / (1 - k_terms * u32)
+        self.vector_err = SAFETY * 3 * gamma * (1 + self.u_in) ** 2
+        self.scalar_err = SAFETY * (2 * gamma + 2.0**-22)
+        self.out_rel = 0.0 if dtype == torch.float32 else 2.0 * self.u_in  # |acc - out| <= out_rel |out|
+
+    def pieces(self, v: torch.Tensor) -> torch.Tensor:
+        """v (float64) as three `dtype` columns whose float32 sum is v to 24 significant bits."""
+        hi = v.to(self.dtype)
+        mid = (v - hi.double()).to(self.dtype)
+        lo = (v - hi.double() - mid.double()).to(self.dtype)
+        return torch.stack([hi, mid, lo], dim=1)
+
+    def up(self, v: torch.Tensor) -> torch.Tensor:
+        """v >= 0 rounded to `dtype`, never below v."""
+        return (v * (1 + 4 * self.u_in)).to(self.dtype)[:, None]
+
+    def lhs(self, a: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+        """Rows [a^_i, 1, 1, 1, row_i pieces, |a_i - a^_i|, |a_i|]."""
+        rounded = a.to(self.dtype)
+        residual = torch.linalg.vector_norm(a - rounded.double(), dim=1)
+        ones = torch.ones(len(a), 3, dtype=self.dtype)
+        return torch.cat([rounded, ones, self.pieces(row), self.up(residual),
+                          self.up(torch.linalg.vector_norm(a, dim=1))], dim=1)
+
+    def rhs_t(self, b: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
+        """Columns [b^_j, col_j pieces, 1, 1, 1, -|b^_j|, -|b'_j - b^_j|] with b' = -2 b, transposed."""
+        rounded = (-2 * b).to(self.dtype)
+        residual = torch.linalg.vector_norm(-2 * b - rounded.double(), dim=1)
+        ones = torch.ones(len(b), 3, dtype=self.dtype)
+        return torch.cat([rounded, self.pieces(col), ones, -self.up(torch.linalg.vector_norm(rounded.double(), dim=1)),
+                          -self.up(residual)], dim=1).T.contiguous()
+
+    def err(self, sq: torch.Tensor, scalar: torch.Tensor) -> torch.Tensor:
+        """One side's share of the accumulation bound, for a row of squared norm `sq` and its scalar."""
+        return self.vector_err * sq + self.scalar_err * scalar.abs()
 
 
 def _power_of_two_scale(*arrays: torch.Tensor) -> float:
@@ -42,14 +100,19 @@ def _power_of_two_scale(*arrays: torch.Tensor) -> float:
     return 2.0 ** math.floor(math.log2(largest)) if largest > 0 and math.isfinite(largest) else 1.0
 
 
-def _exact(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """float64 Euclidean distances from the rows of a (m, d) to those of b (n, d), or per batch (m, 1, d) against
-    (m, n, d), from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which cancels for near neighbours)."""
-    return torch.cdist(a, b, compute_mode="donot_use_mm_for_euclid_dist")
+def pair_distances(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """float64 distances |a[rows] - b[cols]| from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which
+    cancels for near neighbours), in batches; the radii and the pair decisions share it, so ties stay ties."""
+    out = torch.empty(len(rows), dtype=torch.float64)
+    step = max(1, EXACT_BATCH // max(1, a.shape[1]))
+    for start in range(0, len(rows), step):
+        sl = slice(start, start + step)
+        out[sl] = torch.linalg.vector_norm(a[rows[sl]] - b[cols[sl]], dim=1)
+    return out
 
 
-def _smallest_per_row(d: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Values and columns of n entries per row that include its n smallest, and a bound below every other entry.
+def _smallest_per_row(d: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Columns of n entries per row that include its n smallest, and the smallest entry left out of each row.
 
     Wide rows are pre-screened: view the row as GROUP stacked blocks and take, at each offset within a block, the
     minimum over the blocks. The n smallest entries of the row lie in the columns of the n offsets with the
@@ -57,81 +120,101 @@ def _smallest_per_row(d: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tens
     so a top-k over n * GROUP gathered entries replaces a top-k over the whole row.
     """
     n_rows, width = d.shape
-    if width < GROUP * n:
-        values, cols = d.topk(n, dim=1, largest=False, sorted=False)
-        bound = values.amax(dim=1) if n < width else torch.full((n_rows,), float("inf"))
-        return values, cols, bound
+    if width <= n:
+        return torch.arange(width).expand(n_rows, width), torch.full((n_rows,), float("inf"))
+    if width < GROUP * (n + 1):
+        order = d.float().topk(n + 1, dim=1, largest=False).indices
+        return order[:, :n], d.gather(1, order[:, n:]).float()[:, 0]
     block = width // GROUP
-    block_min, blocks = d.view(n_rows, GROUP, block).amin(dim=1).topk(n, dim=1, largest=False, sorted=False)
-    cols = (blocks[:, None, :] + block * torch.arange(GROUP)[None, :, None]).reshape(n_rows, -1)
-    values, pick = d.gather(1, cols).topk(n, dim=1, largest=False, sorted=False)
-    return values, cols.gather(1, pick), torch.minimum(block_min.amax(dim=1), values.amax(dim=1))
+    block_min = d.view(n_rows, GROUP, block).amin(dim=1).float()
+    ranked = block_min.topk(n + 1, dim=1, largest=False).indices
+    cols = (ranked[:, None, :n] + block * torch.arange(GROUP)[None, :, None]).reshape(n_rows, -1)
+    values = d.gather(1, cols).float()
+    pick = values.topk(n + 1, dim=1, largest=False).indices
+    # Left out: the other gathered entries, and every entry at an offset whose block minimum ranks past n.
+    left_out = torch.minimum(values.gather(1, pick[:, n:])[:, 0], block_min.gather(1, ranked[:, n:])[:, 0])
+    return cols.gather(1, pick[:, :n]), left_out
 
 
-def real_radii(real: torch.Tensor, k: int) -> torch.Tensor:
-    """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself)."""
-    n_real, dim = real.shape
+def real_radii(real: torch.Tensor, k: int, screen: Screen) -> torch.Tensor:
+    """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself).
+
+    Within row i, v_ij = |x_j|^2 - 2 x_i.x_j - e_j ranks like a lower bound of d_ij^2 - |x_i|^2 (e_j is column
+    j's share of the screen's error bound; row i's share e_i is a constant of the row).
+    """
+    n_real = len(real)
     sq = real.pow(2).sum(1)
-    gamma = _gamma(dim)
-    # Within a row, d(x_i, y_j)^2 - |x_i|^2 = |y_j|^2 - 2 x_i.y_j ranks like the distance: one augmented product.
-    # Its float32 error is at most gamma (|y_j|^2 + 2 |x_i||y_j|) <= gamma |x_i|^2 + 2 gamma |y_j|^2 per entry, so
-    # subtracting the column part gives lower bounds whose order within a row is that of the true values' bounds,
-    # and an outlier only widens its own row and column. Columns are padded with +inf to a multiple of GROUP.
-    lhs = torch.cat([real, torch.ones(n_real, 1, dtype=real.dtype)], dim=1).float()
-    rhs = torch.cat([-2 * real, sq[:, None]], dim=1).float()
-    pad = torch.zeros(-n_real % GROUP, dim + 1)
-    pad[:, -1] = float("inf")
-    rhs_t = torch.cat([rhs, pad]).T.contiguous()
-    column_err = torch.cat([2 * gamma * sq.float(), torch.zeros(len(pad))])
-    row_err = gamma * sq
+    col = sq - screen.err(sq, sq)
+    lhs = screen.lhs(real, torch.zeros(n_real, dtype=torch.float64))
+    rhs_t = screen.rhs_t(real, col)
+    pad = -n_real % GROUP
+    if pad:  # columns whose product is +inf: zeros, but +inf where the lhs has a 1
+        pad_cols = torch.zeros(rhs_t.shape[0], pad, dtype=rhs_t.dtype)
+        pad_cols[real.shape[1]] = float("inf")  # the first piece of col
+        rhs_t = torch.cat([rhs_t, pad_cols], dim=1)
+    row_err = screen.err(sq, torch.zeros_like(sq))
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
     for start in range(0, n_real, RADII_CHUNK):
-        rows = slice(start, start + RADII_CHUNK)
-        _, cand, bound = _smallest_per_row((lhs[rows] @ rhs_t).sub_(column_err), n_cand)
-        radii[rows] = _exact(real[rows, None, :], real[cand])[:, 0].sort(dim=1).values[:, k]
-        # The candidates hold the true k+1 nearest unless an excluded entry's lower bound reaches the k-th.
-        doubtful = (bound.double() - row_err[rows] <= radii[rows].pow(2) - sq[rows]).nonzero(as_tuple=True)[0]
-        for row in (start + doubtful).tolist():
-            radii[row] = _exact(real[row, None], real)[0].sort().values[k]
+        rows = torch.arange(start, min(start + RADII_CHUNK, n_real))
+        product = lhs[rows] @ rhs_t
+        cand, left_out = _smallest_per_row(product, n_cand)
+        exact = pair_distances(real, real, rows.repeat_interleave(cand.shape[1]), cand.reshape(-1))
+        radii[rows] = exact.view(len(rows), -1).sort(dim=1).values[:, k]
+        # Every excluded true d^2 - |x_i|^2 is at least its screened value minus the output rounding and e_i.
+        threshold = radii[rows].pow(2) - sq[rows]
+        doubtful = _lower(left_out, row_err[rows], screen) <= threshold
+        if doubtful.any():
+            lower = _lower(product[doubtful, :n_real], row_err[rows[doubtful], None], screen)
+            radii[rows[doubtful]] = _kth_within(real, rows[doubtful], lower <= threshold[doubtful, None], k)
     return radii
 
 
+def _lower(screened: torch.Tensor, row_err: torch.Tensor, screen: Screen) -> torch.Tensor:
+    """A lower bound of the true d_ij^2 - |x_i|^2 from a screened radius-search value."""
+    values = screened.double()
+    return values - screen.out_rel * values.abs() - row_err
+
+
+def _kth_within(real: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+    """Exact k-th smallest distance (0-based) from each real in `rows` to the reals its mask row selects.
+
+    Used for rows whose first candidates may have missed a neighbour: the k-th exact distance among them bounds
+    the true radius from above, so only the entries whose lower bound reaches it can matter, and the mask holds
+    exactly those.
+    """
+    row_idx, cols = mask.nonzero(as_tuple=True)
+    counts = mask.sum(dim=1)
+    position = torch.arange(len(cols)) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
+    table = torch.full((len(rows), int(counts.max())), float("inf"), dtype=torch.float64)
+    table[row_idx, position] = pair_distances(real, real, rows[row_idx], cols)
+    return table.sort(dim=1).values[:, k]
+
+
 def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = DEFAULT_K,
-                     chunk: int = 256) -> dict[str, float]:
-    """Coverage and density of `fake` against `real` (rows are feature vectors), with k nearest neighbours."""
+                     chunk: int = 1024, screen_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """Coverage and density of `fake` against `real` (rows are feature vectors), with k nearest neighbours.
+
+    `screen_dtype` picks the screening product's precision (default: `fast_screen_dtype()`); the values do not
+    depend on it.
+    """
     real64 = torch.as_tensor(np.asarray(real), dtype=torch.float64)
     fake64 = torch.as_tensor(np.asarray(fake), dtype=torch.float64)
     scale = _power_of_two_scale(real64, fake64)
     real64, fake64 = real64 / scale, fake64 / scale
-    radii = real_radii(real64, k)
+    screen = Screen(screen_dtype or fast_screen_dtype(), real64.shape[1])
+    radii = real_radii(real64, k, screen)
     r2 = radii.pow(2)
     real_sq, fake_sq = real64.pow(2).sum(1), fake64.pow(2).sum(1)
-    # s_ij = |f_i|^2 + (|r_j|^2 - r_j^2) - 2 f_i.r_j, as one float32 product of augmented rows; its error is at most
-    # gamma (2 |f_i|^2 + 2 |r_j|^2 + r_j^2) = row_err_i + col_err_j.
-    fake_aug = torch.cat([fake64, torch.ones(len(fake64), 1), fake_sq[:, None]], dim=1).float()
-    real_aug = torch.cat([-2 * real64, (real_sq - r2)[:, None], torch.ones(len(real64), 1)], dim=1).float()
-    gamma = _gamma(real64.shape[1])
-    row_err, col_err = (2 * gamma * fake_sq).float(), (gamma * (2 * real_sq + r2)).float()
-
-    inside = torch.zeros(len(fake64), dtype=torch.float64)
-    upper = torch.full((len(real64),), float("inf"))  # per real j, bounds of min over fakes of the true s_ij
-    lower = torch.full((len(real64),), float("inf"))
-    for start in range(0, len(fake64), chunk):
-        s = fake_aug[start : start + chunk] @ real_aug.T
-        err = row_err[start : start + chunk, None] + col_err[None, :]
-        sure, maybe = s < -err, s < err
-        n_sure = sure.sum(dim=1, dtype=torch.int32)
-        inside[start : start + chunk] = n_sure.double()
-        unsure_rows = (maybe.sum(dim=1, dtype=torch.int32) != n_sure).nonzero(as_tuple=True)[0]
-        if len(unsure_rows):  # rare: pairs within the error bound of a radius
-            rows, cols = (maybe[unsure_rows] ^ sure[unsure_rows]).nonzero(as_tuple=True)
-            rows = start + unsure_rows[rows]
-            pairs = _exact(fake64[rows, None], real64[cols, None])[:, 0, 0]  # as the radii: ties stay ties
-            inside.index_add_(0, rows, (pairs < radii[cols]).double())
-        upper = torch.minimum(upper, (s + err).amin(dim=0))
-        lower = torch.minimum(lower, (s - err).amin(dim=0))
-    covered = upper < 0
-    for j in ((lower < 0) & ~covered).nonzero(as_tuple=True)[0].tolist():
-        covered[j] = bool(_exact(real64[j, None], fake64).min() < radii[j])
-    return {"coverage": float(covered.double().mean()), "density": float(inside.mean() / k)}
+    # s_ij = |f_i|^2 + |r_j|^2 - r_j^2 - 2 f_i.r_j; the product yields s_ij minus its error bound, a lower bound
+    # of s, so every pair with s < 0 (f_i inside real j's ball) is among those with a product <= 0.
+    row = fake_sq - screen.err(fake_sq, fake_sq)
+    col = real_sq - r2 - screen.err(real_sq, real_sq + r2)
+    lhs, rhs_t = screen.lhs(fake64, row), screen.rhs_t(real64, col)
+    pairs = [(lhs[start : start + chunk] @ rhs_t <= 0).nonzero() + torch.tensor([start, 0])
+             for start in range(0, len(fake64), chunk)]
+    fake_idx, real_idx = torch.cat(pairs).unbind(1)
+    inside = pair_distances(fake64, real64, fake_idx, real_idx) < radii[real_idx]
+    covered = torch.zeros(len(real64), dtype=torch.bool)
+    covered[real_idx[inside]] = True
+    return {"coverage": float(covered.double().mean()), "density": float(inside.sum()) / (k * len(fake64))}
