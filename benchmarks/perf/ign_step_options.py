@@ -1,0 +1,137 @@
+"""Where an IGN training step's time goes on this machine, and what the usual CPU options give.
+
+DCGAN width 64, batch 256, 32x32 (`table1`'s paper shape), IGN's listing objective. In the same run:
+- the listing's step (deepcopy + load_state_dict, f_copy applied separately) and ignbench's, full steps with
+  Adam: loss, backward, optimizer step; gradients compared;
+- options on ignbench's step, each checked for gradients allclose to the listing's: channels-last tensors,
+  `torch.compile` of the network, Adam with `fused=True` and with `foreach=True`;
+- the step's FLOPs (torch.utils.flop_counter) over its time, against this machine's sgemm peak (a 4096^3
+  float32 matmul timed here);
+- the profiler's top operators by self time.
+Run: `python benchmarks/perf/ign_step_options.py` (add --no-compile to skip torch.compile's minute of compiling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+
+import torch
+from common import best_of
+from torch.utils.flop_counter import FlopCounterMode
+
+from ignbench import objectives
+from ignbench.config import RunConfig
+from ignbench.models import DCGANAutoencoder, init_weights
+
+BATCH, WIDTH, SIZE = 256, 64, 32
+
+
+def ign_cfg() -> RunConfig:
+    return RunConfig(experiment="perf", preset="perf", method="ign", dataset="mnist-5k", seed=0, steps=1,
+                     batch_size=BATCH, model_width=WIDTH, distance="mse", w_idem=1.0, w_tight=0.1)
+
+
+def make_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    model = DCGANAutoencoder(channels=1, size=SIZE, width=WIDTH)
+    model.apply(init_weights)
+    return model
+
+
+def listing_grads(model: torch.nn.Module, x: torch.Tensor, z: torch.Tensor) -> tuple:
+    f_copy = copy.deepcopy(model)
+
+    def step() -> list[torch.Tensor]:
+        f_copy.load_state_dict(model.state_dict())
+        fx, fz = model(x), model(z)
+        f_z = fz.detach()
+        ff_z, f_fz = model(f_z), f_copy(fz)
+        loss = (fx - x).pow(2).mean() + (f_fz - fz).pow(2).mean() - 0.1 * (ff_z - f_z).pow(2).mean()
+        model.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+    return step
+
+
+def ours_grads(model, cfg: RunConfig, x: torch.Tensor, z: torch.Tensor):
+    def step() -> list[torch.Tensor]:
+        loss = objectives.ign_loss(objectives.ign_terms(model, x, z, cfg), cfg)
+        model.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+    return step
+
+
+def with_adam(grads_fn, model: torch.nn.Module, **adam):
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, betas=(0.5, 0.999), **adam)
+
+    def step() -> None:
+        grads_fn()
+        opt.step()
+    return step
+
+
+def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.allclose(p, q, rtol=1e-4, atol=1e-6) for p, q in zip(a, b, strict=True))
+
+
+def sgemm_peak() -> float:
+    a, b = torch.randn(4096, 4096), torch.randn(4096, 4096)
+    (seconds,) = best_of(lambda: a @ b, repeat=3)
+    return 2 * 4096**3 / seconds / 1e9
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    cfg = ign_cfg()
+    x = torch.rand(BATCH, 1, SIZE, SIZE) * 2 - 1
+    z = torch.randn(BATCH, 1, SIZE, SIZE)
+    reference = make_model()
+    state = copy.deepcopy(reference.state_dict())
+    expected = listing_grads(reference, x, z)()
+
+    variants = {"listing": (reference, listing_grads(reference, x, z), {})}
+    ours = make_model()
+    variants["ignbench"] = (ours, ours_grads(ours, cfg, x, z), {})
+    cl = make_model().to(memory_format=torch.channels_last)
+    xc, zc = x.contiguous(memory_format=torch.channels_last), z.contiguous(memory_format=torch.channels_last)
+    variants["ignbench, channels-last"] = (cl, ours_grads(cl, cfg, xc, zc), {})
+    variants["ignbench, Adam fused"] = (ours, ours_grads(ours, cfg, x, z), {"fused": True})
+    variants["ignbench, Adam foreach"] = (ours, ours_grads(ours, cfg, x, z), {"foreach": True})
+    if not args.no_compile:
+        compiled = make_model()
+        compiled_fn = torch.compile(compiled)
+        variants["ignbench, torch.compile"] = (compiled, ours_grads(compiled_fn, cfg, x, z), {})
+
+    steps, checks = {}, {}
+    for name, (model, grads_fn, adam) in variants.items():
+        model.load_state_dict(state)
+        checks[name] = same(grads_fn(), expected)
+        model.load_state_dict(state)
+        steps[name] = with_adam(grads_fn, model, **adam)
+    times = dict(zip(steps, best_of(*steps.values(), repeat=args.repeat), strict=True))
+
+    with FlopCounterMode(display=False) as counter:
+        variants["ignbench"][1]()
+    gflop = counter.get_total_flops() / 1e9
+    peak = sgemm_peak()
+    base = times["listing"]
+    print(f"IGN step, DCGAN width {WIDTH}, batch {BATCH}, {SIZE}x{SIZE}, {torch.get_num_threads()} threads "
+          f"(loss + backward + Adam):")
+    for name, seconds in times.items():
+        print(f"  {name:<28} {seconds * 1e3:7.1f} ms  x{base / seconds:4.2f} over the listing  "
+              f"gradients allclose: {checks[name]}")
+    print(f"  forward + backward FLOPs {gflop:.1f} GFLOP; ignbench achieves {gflop / times['ignbench']:.0f} GFLOP/s, "
+          f"{gflop / times['ignbench'] / peak:.0%} of this machine's sgemm peak ({peak:.0f} GFLOP/s, 4096^3 float32)")
+    model, grads_fn, _ = variants["ignbench"]
+    with torch.profiler.profile() as prof:
+        grads_fn()
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=10))
+
+
+if __name__ == "__main__":
+    main()
