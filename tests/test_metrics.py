@@ -17,7 +17,15 @@ from ignbench.data.images import load_labelled
 from ignbench.metrics import lenet
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
-from ignbench.metrics.prdc import Screen, _power_of_two_scale, coverage_density
+from ignbench.metrics.prdc import (
+    BLOCK,
+    Screen,
+    _power_of_two_scale,
+    coverage_density,
+    key_value,
+    nonpositive,
+    order_keys,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -159,6 +167,18 @@ def test_screen_yields_lower_bounds(case, screen):
     assert (lower <= truth).all()
     gap = (truth - lower) / (fake_sq[:, None] + real_sq[None, :] + row.abs()[:, None] + col.abs()[None, :])
     assert gap.max() <= 8 * bound.u_in + 2 * (bound.vector_err + bound.scalar_err)
+
+
+@pytest.mark.parametrize("dtype", SCREENS)
+def test_order_keys_sort_like_clamped_values_and_find_every_nonpositive(dtype):
+    values = torch.tensor([3.5, -0.0, 0.0, -2.0, 1e-30, -1e-30, 7.0, float("inf")] * BLOCK, dtype=dtype).view(8, -1)
+    keys = order_keys(values)
+    clamped = values.double().clamp_min(0)
+    assert torch.equal(key_value(keys, dtype), clamped)
+    flat_keys, flat_clamped = keys.reshape(-1), clamped.reshape(-1)
+    assert torch.equal(flat_clamped[flat_keys.clamp_min(0).argsort(stable=True)], flat_clamped.sort(stable=True).values)
+    rows, cols = nonpositive(keys)
+    assert torch.equal(torch.stack([rows, cols], 1), (values <= 0).nonzero())
 
 
 def test_coverage_density_analytic():
