@@ -9,6 +9,7 @@ instead of overwriting it. `ignbench show-config` prints every field with its gr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -135,12 +136,13 @@ class RunConfig:
         """Image channels: 3 for the RGB face sets, else 1."""
         return 3 if self.dataset in RGB_DATASETS else 1
 
-    @property
+    @functools.cached_property
     def run_id(self) -> str:
-        """The run's identity in the store and on the cluster: hash of its non-default training fields."""
+        """The run's identity in the store and on the cluster: hash of its non-default training fields (computed
+        once: a training loop asks for it every step)."""
         return _digest(self.to_dict(), TRAIN)
 
-    @property
+    @functools.cached_property
     def eval_id(self) -> str:
         """The identity of its evaluation: hash of the non-default evaluation fields."""
         return _digest(self.to_dict(), EVAL)

@@ -29,8 +29,10 @@ from ignbench.spec import Spec
 from ignbench.store import FAILED, State, Store
 from ignbench.train import stack_groups
 
-TIMED_STEPS = 3
+TIMED_STEPS = 3  # at least this many steps per timing round ...
+ROUND_SECONDS = 0.5  # ... and at least this long: fast (low-dimensional) steps are timed over many steps
 STAND_IN_IMAGES = 1000  # random images timed in place of a missing image set
+CALIBRATION = 2  # part of the cache key: timings from an older calibration are measured again
 TIMING_ROUNDS = 3  # the fastest round is kept: a load spike on a shared machine should not stick in the cache
 
 
@@ -112,7 +114,7 @@ def _save_cache(cache: dict) -> None:
 def _timing_key(group: list[RunConfig]) -> str:
     cfg = group[0]
     shared = {k: v for k, v in cfg.to_dict().items() if k not in ("experiment", "preset", "seed", "steps")}
-    return f"{_machine()}|E={len(group)}|{json.dumps(shared, sort_keys=True)}"
+    return f"{_machine()}|v{CALIBRATION}|E={len(group)}|{json.dumps(shared, sort_keys=True)}"
 
 
 def timing_data(cfg: RunConfig, notes: set[str]) -> Data:
@@ -142,12 +144,13 @@ def _time_steps(group: list[RunConfig], replay_prob: float, notes: set[str]) -> 
     trainer.step()  # warm-up (and, for replay, fills the buffer)
     rounds = []
     for _ in range(TIMING_ROUNDS):
-        start = time.perf_counter()
-        for _ in range(TIMED_STEPS):
+        start, steps = time.perf_counter(), 0
+        while steps < TIMED_STEPS or time.perf_counter() - start < ROUND_SECONDS:
             trainer.step()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        rounds.append((time.perf_counter() - start) / TIMED_STEPS)
+            steps += 1
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+        rounds.append((time.perf_counter() - start) / steps)
     return min(rounds)
 
 

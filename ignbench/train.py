@@ -217,7 +217,7 @@ def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
             if gone:
                 trainer.drop(gone)
                 active = [j for e, j in enumerate(active) if e not in gone]
-            bar.set_postfix(loss=f"{rows[0]['loss']:.4g}")
+            bar.set_postfix(loss=f"{rows[0]['loss']:.4g}", refresh=False)  # update() redraws at its own pace
             bar.update(1)
             if on_step is not None:
                 on_step(step)
