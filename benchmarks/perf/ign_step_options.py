@@ -5,8 +5,8 @@ DCGAN width 64, batch 256, 32x32 (`table1`'s paper shape), IGN's listing objecti
   Adam: loss, backward, optimizer step; gradients compared;
 - options on ignbench's step, each checked for gradients allclose to the listing's: channels-last tensors,
   `torch.compile` of the network, Adam with `fused=True` and with `foreach=True`;
-- the step's FLOPs (torch.utils.flop_counter; the listing's less one forward) over its time, against this machine's sgemm peak (a 4096^3
-  float32 matmul timed here);
+- the step's FLOPs (torch.utils.flop_counter; the listing's less one forward) over its time, against this
+  machine's sgemm peak (a 4096^3 float32 matmul timed here);
 - the profiler's top operators by self time.
 Run: `python benchmarks/perf/ign_step_options.py` (add --no-compile to skip torch.compile's minute of compiling).
 """
