@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
+
+import torch
+
+from ignbench import objectives
+from ignbench.config import RunConfig
 
 
 def best_of(*fns: Callable[[], object], repeat: int = 3) -> list[float]:
@@ -20,3 +26,31 @@ def best_of(*fns: Callable[[], object], repeat: int = 3) -> list[float]:
             fn()
             series.append(time.perf_counter() - start)
     return [min(series) for series in times]
+
+
+def ign_listing_grads(model: torch.nn.Module, x: torch.Tensor, z: torch.Tensor) -> Callable[[], list[torch.Tensor]]:
+    """A literal transcription of IGN Source Code 1 (MSE, weights 1/1/0.1, f_copy refreshed by deepcopy +
+    load_state_dict every step): a function that runs one step's backward and returns the gradients."""
+    f_copy = copy.deepcopy(model)
+
+    def step() -> list[torch.Tensor]:
+        f_copy.load_state_dict(model.state_dict())
+        fx, fz = model(x), model(z)
+        f_z = fz.detach()
+        ff_z, f_fz = model(f_z), f_copy(fz)
+        loss = (fx - x).pow(2).mean() + (f_fz - fz).pow(2).mean() - 0.1 * (ff_z - f_z).pow(2).mean()
+        model.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+    return step
+
+
+def ign_grads(model: torch.nn.Module, cfg: RunConfig, x: torch.Tensor,
+              z: torch.Tensor) -> Callable[[], list[torch.Tensor]]:
+    """ignbench's IGN objective (`objectives.ign_terms`): one step's backward, returning the gradients."""
+    def step() -> list[torch.Tensor]:
+        loss = objectives.ign_loss(objectives.ign_terms(model, x, z, cfg), cfg)
+        model.zero_grad()
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+    return step

@@ -17,10 +17,9 @@ import argparse
 import copy
 
 import torch
-from common import best_of
+from common import best_of, ign_grads, ign_listing_grads
 from torch.utils.flop_counter import FlopCounterMode
 
-from ignbench import objectives
 from ignbench.config import RunConfig
 from ignbench.models import DCGANAutoencoder, init_weights
 
@@ -37,30 +36,6 @@ def make_model() -> torch.nn.Module:
     model = DCGANAutoencoder(channels=1, size=SIZE, width=WIDTH)
     model.apply(init_weights)
     return model
-
-
-def listing_grads(model: torch.nn.Module, x: torch.Tensor, z: torch.Tensor) -> tuple:
-    f_copy = copy.deepcopy(model)
-
-    def step() -> list[torch.Tensor]:
-        f_copy.load_state_dict(model.state_dict())
-        fx, fz = model(x), model(z)
-        f_z = fz.detach()
-        ff_z, f_fz = model(f_z), f_copy(fz)
-        loss = (fx - x).pow(2).mean() + (f_fz - fz).pow(2).mean() - 0.1 * (ff_z - f_z).pow(2).mean()
-        model.zero_grad()
-        loss.backward()
-        return [p.grad.clone() for p in model.parameters()]
-    return step
-
-
-def ours_grads(model, cfg: RunConfig, x: torch.Tensor, z: torch.Tensor):
-    def step() -> list[torch.Tensor]:
-        loss = objectives.ign_loss(objectives.ign_terms(model, x, z, cfg), cfg)
-        model.zero_grad()
-        loss.backward()
-        return [p.grad.clone() for p in model.parameters()]
-    return step
 
 
 def with_adam(grads_fn, model: torch.nn.Module, **adam):
@@ -92,20 +67,20 @@ def main() -> None:
     z = torch.randn(BATCH, 1, SIZE, SIZE)
     reference = make_model()
     state = copy.deepcopy(reference.state_dict())
-    expected = listing_grads(reference, x, z)()
+    expected = ign_listing_grads(reference, x, z)()
 
-    variants = {"listing": (reference, listing_grads(reference, x, z), {})}
+    variants = {"listing": (reference, ign_listing_grads(reference, x, z), {})}
     ours = make_model()
-    variants["ignbench"] = (ours, ours_grads(ours, cfg, x, z), {})
+    variants["ignbench"] = (ours, ign_grads(ours, cfg, x, z), {})
     cl = make_model().to(memory_format=torch.channels_last)
     xc, zc = x.contiguous(memory_format=torch.channels_last), z.contiguous(memory_format=torch.channels_last)
-    variants["ignbench, channels-last"] = (cl, ours_grads(cl, cfg, xc, zc), {})
-    variants["ignbench, Adam fused"] = (ours, ours_grads(ours, cfg, x, z), {"fused": True})
-    variants["ignbench, Adam foreach"] = (ours, ours_grads(ours, cfg, x, z), {"foreach": True})
+    variants["ignbench, channels-last"] = (cl, ign_grads(cl, cfg, xc, zc), {})
+    variants["ignbench, Adam fused"] = (ours, ign_grads(ours, cfg, x, z), {"fused": True})
+    variants["ignbench, Adam foreach"] = (ours, ign_grads(ours, cfg, x, z), {"foreach": True})
     if not args.no_compile:
         compiled = make_model()
         compiled_fn = torch.compile(compiled)
-        variants["ignbench, torch.compile"] = (compiled, ours_grads(compiled_fn, cfg, x, z), {})
+        variants["ignbench, torch.compile"] = (compiled, ign_grads(compiled_fn, cfg, x, z), {})
 
     steps, checks = {}, {}
     for name, (model, grads_fn, adam) in variants.items():

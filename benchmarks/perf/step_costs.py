@@ -14,7 +14,7 @@ import copy
 import time
 
 import torch
-from common import best_of
+from common import best_of, ign_grads, ign_listing_grads
 
 from ignbench import objectives
 from ignbench.config import RunConfig
@@ -41,23 +41,7 @@ def ign_vs_listing(dataset: str, batch: int, width: int) -> None:
     f, member = trainer.model, trainer.members[0]
     x = member.sampler.next(member.g)
     z = member.sample_z(len(x))
-    f_copy = copy.deepcopy(f)
-
-    def listing_step() -> list[torch.Tensor]:
-        f_copy.load_state_dict(f.state_dict())
-        fx, fz = f(x), f(z)
-        f_z = fz.detach()
-        ff_z, f_fz = f(f_z), f_copy(fz)
-        loss = (fx - x).pow(2).mean() + (f_fz - fz).pow(2).mean() - 0.1 * (ff_z - f_z).pow(2).mean()
-        f.zero_grad()
-        loss.backward()
-        return [p.grad.clone() for p in f.parameters()]
-
-    def ours_step() -> list[torch.Tensor]:
-        loss = objectives.ign_loss(objectives.ign_terms(f, x, z, cfg), cfg)
-        f.zero_grad()
-        loss.backward()
-        return [p.grad.clone() for p in f.parameters()]
+    listing_step, ours_step = ign_listing_grads(f, x, z), ign_grads(f, cfg, x, z)
 
     state = copy.deepcopy(f.state_dict())
     g_listing = listing_step()

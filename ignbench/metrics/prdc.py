@@ -9,8 +9,9 @@ AVX512-BF16 units, float32 elsewhere) yields a rigorous lower bound of every squ
 comparisons that bound cannot settle are decided with float64 distances from coordinate differences. Nothing
 depends on the screen's precision but the speed.
 
-- Radii: the k+1 smallest lower bounds of each row name the candidates; their exact distances give the radius,
-  unless an excluded entry's bound reaches it, in which case every entry that bound does not exclude is checked.
+- Radii: the k+1+CANDIDATE_MARGIN smallest lower bounds of each row name the candidates; their exact distances
+  give the radius, unless an excluded entry's bound reaches it, in which case every entry that bound does not
+  exclude is checked.
 - Coverage and density: the product is augmented so that it yields, per (fake, real) pair, a lower bound of
   d(fake, real)^2 - r^2. Only the pairs where it is <= 0 can lie inside a ball (about k per fake); those are
   decided exactly and give both metrics. The fake-fake distance matrix that `prdc` also builds is never needed.
@@ -30,7 +31,6 @@ GROUP = 32  # column groups for the neighbour pre-selection in `_smallest_per_ro
 BLOCK = 64  # columns per block when collecting the sparse screened pairs
 PAD_TO = 64  # screen products are padded to a width that GROUP and BLOCK divide
 EXACT_BATCH = 1 << 22  # coordinates per batch of exact pair distances
-SAFETY = 1.0
 
 
 def fast_screen_dtype() -> torch.dtype:
@@ -59,8 +59,8 @@ class Screen:
         k_terms = dim + 8
         u32 = 2.0**-24
         gamma = k_terms * u32 / (1 - k_terms * u32)
-        self.vector_err = SAFETY * 3 * gamma * (1 + self.u_in) ** 2
-        self.scalar_err = SAFETY * (2 * gamma + 2.0**-22)
+        self.vector_err = 3 * gamma * (1 + self.u_in) ** 2
+        self.scalar_err = 2 * gamma + 2.0**-22
         self.out_rel = 0.0 if dtype == torch.float32 else 2.0 * self.u_in  # |acc - out| <= out_rel |out|
 
     def pieces(self, v: torch.Tensor) -> torch.Tensor:
@@ -167,8 +167,9 @@ def real_radii(real: torch.Tensor, k: int, screen: Screen) -> torch.Tensor:
     """
     n_real, dim = real.shape
     sq = real.pow(2).sum(1)
-    lhs = screen.lhs(real, sq - screen.err(sq, sq))
-    rhs_t = _padded_rhs(screen.rhs_t(real, sq - screen.err(sq, sq)), dim, n_real)
+    scalar = sq - screen.err(sq, sq)  # each side's |x|^2 less its share of the bound
+    lhs = screen.lhs(real, scalar)
+    rhs_t = _padded_rhs(screen.rhs_t(real, scalar), dim, n_real)
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
     for start in range(0, n_real, RADII_CHUNK):
@@ -235,11 +236,14 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     # of s, so every pair with s < 0 (f_i inside real j's ball) is among those with a product <= 0.
     row = fake_sq - screen.err(fake_sq, fake_sq)
     col = real_sq - r2 - screen.err(real_sq, real_sq + r2)
-    lhs, rhs_t = screen.lhs(fake64, row), screen.rhs_t(real64, col)
-    rhs_t = _padded_rhs(rhs_t, real64.shape[1], len(real64))
-    pairs = [nonpositive(order_keys(lhs[start : start + chunk] @ rhs_t)) for start in range(0, len(fake64), chunk)]
-    fake_idx = torch.cat([rows + start for (rows, _), start in zip(pairs, range(0, len(fake64), chunk), strict=True)])
-    real_idx = torch.cat([cols for _, cols in pairs])
+    lhs = screen.lhs(fake64, row)
+    rhs_t = _padded_rhs(screen.rhs_t(real64, col), real64.shape[1], len(real64))
+    fake_parts, real_parts = [], []
+    for start in range(0, len(fake64), chunk):
+        rows, cols = nonpositive(order_keys(lhs[start : start + chunk] @ rhs_t))
+        fake_parts.append(rows + start)
+        real_parts.append(cols)
+    fake_idx, real_idx = torch.cat(fake_parts), torch.cat(real_parts)
     inside = pair_distances(fake64, real64, fake_idx, real_idx) < radii[real_idx]
     covered = torch.zeros(len(real64), dtype=torch.bool)
     covered[real_idx[inside]] = True
