@@ -26,6 +26,9 @@ EXECUTOR_OPTIONS = [
     click.option("--profile", default="local", show_default=True,
                  help="Slurm profile: a name in slurm/profiles/ or a path to a .toml."),
     click.option("--wait/--no-wait", default=True, show_default=True, help="Slurm: follow the job array."),
+    click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Local: groups of runs trained at once, in worker processes that share this process's torch "
+                      "threads (small models use a CPU better side by side)."),
 ]
 
 
@@ -130,8 +133,8 @@ def _plans(experiments: tuple[str, ...], preset: str | None, seeds: int | None, 
 @INCEPTION_OPTION
 @STORE_OPTION
 def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, executor: str, profile: str,
-        wait: bool, data_root: Path | None, force: bool, retry_failed: bool, dry_run: bool, checkpoint_every: int,
-        inception_weights: Path | None, store_root: Path) -> None:
+        wait: bool, jobs: int, data_root: Path | None, force: bool, retry_failed: bool, dry_run: bool,
+        checkpoint_every: int, inception_weights: Path | None, store_root: Path) -> None:
     """Train and evaluate every run of the EXPERIMENTS that is not finished yet.
 
     EXPERIMENTS are spec names (`ignbench list`), paths to spec files, or names in your --spec-dir folders.
@@ -146,12 +149,12 @@ def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, exe
     plans = _plans(experiments, preset, seeds, store, force, retry_failed)
     todo = _unique(cfg for p in plans for cfg in p.todo)
     if executor == "slurm":
-        _check_slurm(profile)
+        _check_slurm(profile, jobs)
     if not dry_run:
         store.check_writable()
         _check_data(todo, data_root)
         _check_fid(todo, inception_weights)
-    _print_plans(plans, todo, executor)
+    _print_plans(plans, todo, executor, jobs)
     if dry_run or not todo:
         return
     _warn_if_paper_on_cpu(plans, executor)
@@ -160,7 +163,7 @@ def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, exe
 
         for p in plans:
             reset_forced(p, store)
-    results = _execute(todo, store, executor, profile, wait, data_root, checkpoint_every, retry_failed, False)
+    results = _execute(todo, store, executor, profile, wait, jobs, data_root, checkpoint_every, retry_failed, False)
     _finish(results, experiments)
 
 
@@ -173,13 +176,12 @@ def _unique(cfgs) -> list:
     return out
 
 
-def _execute(todo: list, store, executor: str, profile: str, wait: bool, data_root: Path | None,
+def _execute(todo: list, store, executor: str, profile: str, wait: bool, jobs: int, data_root: Path | None,
              checkpoint_every: int, restart_corrupt: bool, evaluate_only: bool) -> dict[str, str] | None:
     if executor == "local":
-        from ignbench.train import run_runs
+        from ignbench.launch.local import run_local
 
-        return run_runs(todo, store, data_root, checkpoint_every, restart_corrupt=restart_corrupt,
-                        evaluate_only=evaluate_only)
+        return run_local(todo, store, data_root, checkpoint_every, restart_corrupt, evaluate_only, jobs)
     from ignbench.launch.slurm import submit
 
     return submit(todo, store, profile, data_root, checkpoint_every, wait, restart_corrupt, evaluate_only)
@@ -208,10 +210,13 @@ def _finish(results: dict[str, str] | None, experiments: tuple[str, ...]) -> Non
         sys.exit(1)
 
 
-def _print_plans(plans: list, todo: list, executor: str) -> None:
-    """Every run still to do, with its cost measured on this machine (stacked runs are costed as their stack)."""
+def _print_plans(plans: list, todo: list, executor: str, jobs: int) -> None:
+    """Every run still to do, with its cost measured on this machine (stacked runs are costed as their stack);
+    with --jobs, each group is timed on a worker's share of the threads and the total is the wall time of the
+    groups taken in order by the first free worker."""
+    from ignbench.launch.local import worker_threads
     from ignbench.methods import METHODS
-    from ignbench.plan import estimate, human_duration
+    from ignbench.plan import estimate, human_duration, makespan
     from ignbench.store import count_states
     from ignbench.train import pick_device
 
@@ -221,17 +226,20 @@ def _print_plans(plans: list, todo: list, executor: str) -> None:
                    f"{len(p.todo)} to do")
     if not todo:
         return
-    total = 0.0
+    side_by_side = jobs if executor == "local" else 1
     notes: set[str] = set()
-    for group, seconds in estimate(todo, notes):
-        total += seconds
+    costs = estimate(todo, notes, threads=worker_threads(side_by_side) if side_by_side > 1 else None)
+    for group, seconds in costs:
         cfg = group[0]
         extra = f" M={cfg.resolved_imle_m}" if METHODS[cfg.method].imle else ""
         what = (f"{cfg.run_id}  {cfg.method:<7} {cfg.dataset:<12} seed {cfg.seed}" if len(group) == 1 else
                 f"{len(group)} runs stacked: {cfg.method:<7} {', '.join(sorted({c.dataset for c in group}))}, "
                 f"seeds {', '.join(map(str, sorted({c.seed for c in group})))}")
         click.echo(f"  {what}  {cfg.steps} steps x batch {cfg.batch_size}{extra}  ~{human_duration(seconds)}")
+    total = makespan([seconds for _, seconds in costs], side_by_side)
     note = " (a cluster runs the groups in parallel: see REPRODUCE.md for GPU-hours)" if executor == "slurm" else ""
+    if side_by_side > 1:
+        note = f" ({side_by_side} groups at a time, {worker_threads(side_by_side)} thread(s) each)"
     click.echo(f"estimated cost: ~{human_duration(total)} on this machine's {pick_device()} "
                f"(calibrated by timing real steps here){note}")
     for line in sorted(notes):
@@ -247,11 +255,14 @@ def _warn_if_paper_on_cpu(plans: list, executor: str) -> None:
                    f"`ignbench run {' '.join(paper)} --preset cpu`", err=True)
 
 
-def _check_slurm(profile: str) -> None:
+def _check_slurm(profile: str, jobs: int) -> None:
     """A bad profile, or no cluster, stops the command before anything is printed or written."""
     from ignbench.launch.profile import load_profile
     from ignbench.launch.slurm import check_cluster
 
+    if jobs > 1:
+        raise UserError("--jobs is for --executor local; on Slurm every group is an array task, and the profile's "
+                        "array_parallelism bounds how many run at once")
     check_cluster(load_profile(profile))
 
 
@@ -289,7 +300,7 @@ def _check_data(runs, data_root: Path | None) -> None:
 @INCEPTION_OPTION
 @STORE_OPTION
 def evaluate(experiments: tuple[str, ...], preset: str | None, seeds: int | None, executor: str, profile: str,
-             wait: bool, data_root: Path | None, checkpoint_every: int, inception_weights: Path | None,
+             wait: bool, jobs: int, data_root: Path | None, checkpoint_every: int, inception_weights: Path | None,
              store_root: Path) -> None:
     """Score the finished runs of EXPERIMENTS again from their final checkpoints (no training).
 
@@ -301,7 +312,7 @@ def evaluate(experiments: tuple[str, ...], preset: str | None, seeds: int | None
     store = Store(store_root)
     plans = _plans(experiments, preset, seeds, store)
     if executor == "slurm":
-        _check_slurm(profile)
+        _check_slurm(profile, jobs)
     runs = _unique(cfg for p in plans for cfg in p.runs if store.state(cfg) == State.DONE)
     if not runs:
         raise UserError(f"no finished runs of {' '.join(experiments)} to evaluate in {store_root}")
@@ -314,7 +325,8 @@ def evaluate(experiments: tuple[str, ...], preset: str | None, seeds: int | None
             raise UserError(notes[0] if notes else f"{store.run_dir(cfg).checkpoint}: no final checkpoint to "
                             "evaluate (rerun the run with --force)")
     click.echo(f"evaluating {len(runs)} finished run(s)")
-    _finish(_execute(runs, store, executor, profile, wait, data_root, checkpoint_every, False, True), experiments)
+    _finish(_execute(runs, store, executor, profile, wait, jobs, data_root, checkpoint_every, False, True),
+            experiments)
 
 
 @main.command()

@@ -2,9 +2,10 @@
 
 The cost is calibrated, not modelled: for each distinct group of runs that trains together (one image run, or
 a stack of low-dimensional runs), a few real steps are timed here (the fastest of three rounds), once with the
-IMLE search and once with the replay buffer, and combined by the replay probability. Evaluation is timed the
-same way on a scaled-down copy of the run's evaluation. Timings are cached per machine (host, device, torch
-threads) in ~/.cache/ignbench/step_times.json, so a second dry run is instant.
+IMLE search and once with the replay buffer, and combined by the replay probability. The final evaluation is
+timed on a scaled-down copy of the run's evaluation, and one point of the training curve as it runs. Timings are
+cached per machine (host, device, torch threads) in ~/.cache/ignbench/step_times.json, so a second dry run is
+instant.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from ignbench.train import stack_groups
 TIMED_STEPS = 3  # at least this many steps per timing round ...
 ROUND_SECONDS = 0.5  # ... and at least this long: fast (low-dimensional) steps are timed over many steps
 STAND_IN_IMAGES = 1000  # random images timed in place of a missing image set
-CALIBRATION = 2  # part of the cache key: timings from an older calibration are measured again
+CALIBRATION = 3  # part of the cache key: timings from an older calibration are measured again
 TIMING_ROUNDS = 3  # the fastest round is kept: a load spike on a shared machine should not stick in the cache
 
 
@@ -175,6 +176,21 @@ def _time_evaluation(cfg: RunConfig, notes: set[str]) -> float | None:
     return (time.perf_counter() - start) * cfg.eval_n_samples / small.eval_n_samples
 
 
+def _time_curve_point(cfg: RunConfig, notes: set[str]) -> float:
+    """Seconds of one point of the training curve, timed as it runs (it is small: `curve_n_samples` samples)."""
+    from ignbench.evaluate import Curve
+    from ignbench.train import pick_device
+    from ignbench.trainer import Trainer
+
+    trainer = Trainer([cfg], [timing_data(cfg, notes)], pick_device())
+    member = trainer.members[0]
+    curve = Curve(cfg, member.data, member.prior)
+    curve.point(trainer.model)  # warm-up
+    start = time.perf_counter()
+    curve.point(trainer.model)
+    return time.perf_counter() - start
+
+
 def group_seconds(group: list[RunConfig], cache: dict, notes: set[str]) -> float:
     """Estimated wall time of training one group (stacked) and evaluating its runs."""
     key = _timing_key(group)
@@ -184,10 +200,12 @@ def group_seconds(group: list[RunConfig], cache: dict, notes: set[str]) -> float
         search = _time_steps(group, 0.0, measured) if METHODS[cfg.method].imle else None
         replay = _time_steps(group, 1.0, measured)
         evaluation = _time_evaluation(cfg, measured)
+        curve_point = _time_curve_point(cfg, measured) if cfg.curve_every else 0.0
         notes |= measured
+        timing = {"search": search, "replay": replay, "evaluation": evaluation, "curve_point": curve_point}
         if measured:  # timed on stand-ins: not cached, so the real data is timed once it is here
-            return _seconds(group, {"search": search, "replay": replay, "evaluation": evaluation or 0.0})
-        cache[key] = {"search": search, "replay": replay, "evaluation": evaluation}
+            return _seconds(group, {**timing, "evaluation": evaluation or 0.0})
+        cache[key] = timing
     return _seconds(group, cache[key])
 
 
@@ -195,22 +213,34 @@ def _seconds(group: list[RunConfig], timing: dict) -> float:
     cfg = group[0]
     per_step = timing["replay"] if timing["search"] is None else (
         cfg.replay_prob * timing["replay"] + (1 - cfg.replay_prob) * timing["search"])
-    curve = 0.0
-    if cfg.curve_every:
-        points = math.ceil(cfg.steps / cfg.curve_every)
-        per_point = timing["evaluation"] * cfg.curve_n_samples / max(1, 2 * cfg.eval_n_samples)
-        curve = points * per_point * len(group)
-    return cfg.steps * per_step + len(group) * timing["evaluation"] + curve
+    points = math.ceil(cfg.steps / cfg.curve_every) if cfg.curve_every else 0
+    curve = points * timing["curve_point"] * len(group)
+    return cfg.steps * per_step + len(group) * (timing["evaluation"] or 0.0) + curve
 
 
-def estimate(runs: list[RunConfig], notes: set[str] | None = None) -> list[tuple[list[RunConfig], float]]:
-    """(group, seconds) for the runs about to be done, measured on this machine (cached); what could not be
-    measured as such is added to `notes`."""
+def estimate(runs: list[RunConfig], notes: set[str] | None = None,
+             threads: int | None = None) -> list[tuple[list[RunConfig], float]]:
+    """(group, seconds) for the runs about to be done, measured on this machine (cached) with `threads` torch
+    threads (default: this process's); what could not be measured as such is added to `notes`."""
     cache = _load_cache()
     notes = set() if notes is None else notes
-    out = [(group, group_seconds(group, cache, notes)) for group in stack_groups(runs)]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or previous)
+    try:
+        out = [(group, group_seconds(group, cache, notes)) for group in stack_groups(runs)]
+    finally:
+        torch.set_num_threads(previous)
     _save_cache(cache)
     return out
+
+
+def makespan(seconds: list[float], workers: int) -> float:
+    """Wall time of tasks taken in order, each by the first free of `workers` (as a process pool does)."""
+    free = [0.0] * max(1, workers)
+    for task in seconds:
+        first = free.index(min(free))
+        free[first] += task
+    return max(free)
 
 
 def human_duration(seconds: float) -> str:

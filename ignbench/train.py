@@ -124,10 +124,11 @@ def run_runs(cfgs: list[RunConfig], store: Store, data_root: Path | None = None,
 def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None,
               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = True,
               extra_status: dict | None = None, restart_corrupt: bool = False, evaluate_only: bool = False,
-              on_step: Callable[[int], None] | None = None) -> dict[str, str]:
+              on_step: Callable[[int], None] | None = None, bar_row: int | None = None) -> dict[str, str]:
     """Lock the runs of one stack group, then train and evaluate those this process got.
 
     evaluate_only: score finished runs again from their final checkpoints, and leave every other run alone.
+    bar_row: the terminal row of the progress bar (one per worker when groups run side by side; None: the next).
     """
     results: dict[str, str] = {}
     with ExitStack() as locks:
@@ -153,7 +154,7 @@ def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None
                 else:
                     results[job.cfg.run_id] = State.FAILED
             for same_step in ready.values():  # members of one ensemble must resume from one step
-                results.update(_train_stack(same_step, checkpoint_every, progress, on_step))
+                results.update(_train_stack(same_step, checkpoint_every, progress, on_step, bar_row))
         except (KeyboardInterrupt, SystemExit):
             for job in jobs:
                 if store.state(job.cfg) == State.RUNNING:
@@ -186,7 +187,7 @@ def _prepare(job: Job, data_root: Path | None, extra: dict, restart_corrupt: boo
 
 
 def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
-                 on_step: Callable[[int], None] | None) -> dict[str, str]:
+                 on_step: Callable[[int], None] | None, bar_row: int | None = None) -> dict[str, str]:
     """Train the jobs of one group together to their step count, then evaluate each."""
     results: dict[str, str] = {}
     try:
@@ -202,7 +203,8 @@ def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
     log_every = max(1, cfg.steps // 200)
     desc = (f"{cfg.method} {cfg.dataset} seed {cfg.seed}" if len(jobs) == 1
             else f"{cfg.method} x {len(jobs)} runs (stacked)")
-    bar = tqdm(total=cfg.steps, initial=trainer.step_done, disable=not progress, leave=False, desc=desc, unit="step")
+    bar = tqdm(total=cfg.steps, initial=trainer.step_done, disable=not progress, leave=False, desc=desc, unit="step",
+               position=bar_row)
     try:
         while trainer.step_done < cfg.steps and active:
             rows = trainer.step()

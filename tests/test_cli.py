@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import MINI_SPEC
 from ignbench import load_curves, load_results
 from ignbench.cli import main
+from ignbench.plan import makespan
 
 GOOD_SPEC = MINI_SPEC
 
@@ -179,7 +180,44 @@ def test_dry_run_shows_plan_and_measured_cost_and_writes_nothing(runner, tmp_pat
     assert "3 runs stacked: naign   2moons, 8gaussians, grids, seeds 0" in res.output
     assert "estimated cost" in res.output and "calibrated by timing real steps" in res.output
     assert not store.exists()
-    assert (tmp_path / "cache" / "step_times.json").exists()
+    timings = json.loads((tmp_path / "cache" / "step_times.json").read_text()).values()
+    # table1's runs record a training curve: one point of it is timed as such (not scaled from the evaluation)
+    assert any(t["curve_point"] > 0 for t in timings) and all(t["replay"] > 0 for t in timings)
+
+
+def test_jobs_trains_groups_side_by_side_with_the_same_results(runner, table1, tmp_path):
+    store, _ = table1
+    side = tmp_path / "runs"
+    res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--store", str(side), "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    assert "finished: 6 done" in res.output
+    one_at_a_time = sorted(store.rglob("eval.json"))
+    assert len(one_at_a_time) == 6
+    for path in one_at_a_time:
+        a = json.loads(path.read_text())["metrics"]["eval"]
+        b = json.loads((side / path.relative_to(store)).read_text())["metrics"]["eval"]
+        # a worker has half the threads: float summation order differs, nothing else
+        assert b["f(x)"]["rec_error"] == pytest.approx(a["f(x)"]["rec_error"], rel=1e-3)
+        assert b["f(z)"]["fld"] == pytest.approx(a["f(z)"]["fld"], rel=1e-3)
+
+
+def test_jobs_dry_run_costs_workers_and_slurm_refuses_jobs(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("IGNBENCH_CACHE", str(tmp_path / "cache"))
+    res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--dry-run", "--jobs", "2", "--store",
+                               str(tmp_path / "runs")])
+    assert res.exit_code == 0, res.output
+    assert "groups at a time" in res.output
+    slurm = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--executor", "slurm", "--jobs", "2",
+                                 "--store", str(tmp_path / "runs")])
+    assert slurm.exit_code == 2 and slurm.output.count("\n") == 1 and "--jobs is for --executor local" in slurm.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_makespan_takes_tasks_in_order_on_the_first_free_worker():
+    assert makespan([3, 1, 1, 1], 2) == 3
+    assert makespan([1, 1, 1, 1], 2) == 2
+    assert makespan([2, 2, 3], 2) == 5
+    assert makespan([5, 1], 1) == 6
 
 
 def test_evaluate_recomputes_identical_metrics_from_checkpoint(runner, tmp_path):
