@@ -162,7 +162,7 @@ def test_screen_yields_lower_bounds(case, screen):
                                                                                     dtype=torch.float64)
     fake_sq, real_sq = fake.pow(2).sum(1), real.pow(2).sum(1)
     out = (bound.lhs(fake, row - bound.err(fake_sq, row)) @ bound.rhs_t(real, col - bound.err(real_sq, col)))
-    lower = out.double() - bound.out_rel * out.double().abs()
+    lower = bound.lower(out)
     truth = -2 * fake @ real.T + row[:, None] + col[None, :]
     assert (lower <= truth).all()
     gap = (truth - lower) / (fake_sq[:, None] + real_sq[None, :] + row.abs()[:, None] + col.abs()[None, :])

@@ -25,12 +25,13 @@ import numpy as np
 import torch
 
 DEFAULT_K = 5
-CANDIDATE_MARGIN = 8  # extra screened neighbours re-ranked exactly when finding each real's k-th neighbour
+CANDIDATE_MARGIN = 12  # extra screened neighbours re-ranked exactly when finding each real's k-th neighbour
 RADII_CHUNK = 512
 GROUP = 32  # column groups for the neighbour pre-selection in `_smallest_per_row`
 BLOCK = 64  # columns per block when collecting the sparse screened pairs
 PAD_TO = 64  # screen products are padded to a width that GROUP and BLOCK divide
-EXACT_BATCH = 1 << 22  # coordinates per batch of exact pair distances
+EXACT_BATCH = 1 << 17  # coordinates per batch of exact pair distances (1 MiB of float64: stays in cache)
+ROUND_ROWS = 64  # rows per block when rounding features for the screen
 
 
 def fast_screen_dtype() -> torch.dtype:
@@ -50,7 +51,8 @@ class Screen:
     - float32 accumulation over K terms (Higham, Thm 3.4: gamma_K times the sum of |terms|), separable into
       E |a|^2 per row and E |b|^2 per column, plus g' |scalar| for the scalars;
     - the scalars enter as three `dtype` pieces (24 significant bits), below float32's own rounding.
-    A bf16 product is rounded to bf16 on output: that keeps signs, and moves values by at most `out_rel` |out|.
+    A bf16 product is rounded to nearest bf16 on output: that keeps signs, and moves a value by at most half a
+    unit in the last place of the output (`lower`).
     """
 
     def __init__(self, dtype: torch.dtype, dim: int):
@@ -61,7 +63,8 @@ class Screen:
         gamma = k_terms * u32 / (1 - k_terms * u32)
         self.vector_err = 3 * gamma * (1 + self.u_in) ** 2
         self.scalar_err = 2 * gamma + 2.0**-22
-        self.out_rel = 0.0 if dtype == torch.float32 else 2.0 * self.u_in  # |acc - out| <= out_rel |out|
+        # significant bits of the output (float32: the accumulator itself, nothing to add)
+        self.out_bits = None if dtype == torch.float32 else 1 - round(math.log2(torch.finfo(dtype).eps))
 
     def pieces(self, v: torch.Tensor) -> torch.Tensor:
         """v (float64) as three `dtype` columns whose float32 sum is v to 24 significant bits."""
@@ -74,21 +77,42 @@ class Screen:
         """v >= 0 rounded to `dtype`, never below v."""
         return (v * (1 + 4 * self.u_in)).to(self.dtype)[:, None]
 
+    def rounded_rows(self, a: torch.Tensor, factor: float = 1.0) -> tuple[torch.Tensor, ...]:
+        """(v^, |v - v^|, |v|, |v^|) per row for v = factor * a rounded to `dtype`, in blocks of rows that stay in
+        cache (one pass over a, instead of one per quantity)."""
+        rounded = torch.empty(a.shape, dtype=self.dtype)
+        norms = torch.empty(3, len(a), dtype=torch.float64)
+        for start in range(0, len(a), ROUND_ROWS):
+            rows = slice(start, start + ROUND_ROWS)
+            v = factor * a[rows]
+            rounded[rows] = v
+            exact = rounded[rows].double()
+            norms[:, rows] = torch.linalg.vector_norm(torch.stack([v - exact, v, exact]), dim=2)
+        return rounded, *norms
+
     def lhs(self, a: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
         """Rows [a^_i, 1, 1, 1, row_i pieces, |a_i - a^_i|, |a_i|]."""
-        rounded = a.to(self.dtype)
-        residual = torch.linalg.vector_norm(a - rounded.double(), dim=1)
+        rounded, residual, norm, _ = self.rounded_rows(a)
         ones = torch.ones(len(a), 3, dtype=self.dtype)
-        return torch.cat([rounded, ones, self.pieces(row), self.up(residual),
-                          self.up(torch.linalg.vector_norm(a, dim=1))], dim=1)
+        return torch.cat([rounded, ones, self.pieces(row), self.up(residual), self.up(norm)], dim=1)
 
     def rhs_t(self, b: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
         """Columns [b^_j, col_j pieces, 1, 1, 1, -|b^_j|, -|b'_j - b^_j|] with b' = -2 b, transposed."""
-        rounded = (-2 * b).to(self.dtype)
-        residual = torch.linalg.vector_norm(-2 * b - rounded.double(), dim=1)
+        rounded, residual, _, rounded_norm = self.rounded_rows(b, -2.0)
         ones = torch.ones(len(b), 3, dtype=self.dtype)
-        return torch.cat([rounded, self.pieces(col), ones, -self.up(torch.linalg.vector_norm(rounded.double(), dim=1)),
-                          -self.up(residual)], dim=1).T.contiguous()
+        return torch.cat([rounded, self.pieces(col), ones, -self.up(rounded_norm), -self.up(residual)],
+                         dim=1).T.contiguous()
+
+    def lower(self, out: torch.Tensor) -> torch.Tensor:
+        """A lower bound (float64) of the product's float32 value from its output `out`: round to nearest moves
+        it by at most half the output's unit in the last place (2^(e - bits) for out = m 2^e, m in [0.5, 1); at
+        a power of two that is the wider unit above it), and never below half the smallest subnormal step."""
+        out = out.double()
+        if self.out_bits is None:
+            return out
+        _, exponent = torch.frexp(out)
+        min_half_step = torch.finfo(self.dtype).smallest_normal * torch.finfo(self.dtype).eps / 2
+        return out - torch.ldexp(torch.ones_like(out), exponent - self.out_bits - 1).clamp_min(min_half_step)
 
     def err(self, sq: torch.Tensor, scalar: torch.Tensor) -> torch.Tensor:
         """One side's share of the accumulation bound, for a row of squared norm `sq` and its scalar."""
@@ -176,20 +200,15 @@ def real_radii(real: torch.Tensor, k: int, screen: Screen) -> torch.Tensor:
         rows = torch.arange(start, min(start + RADII_CHUNK, n_real))
         keys = order_keys(lhs[rows] @ rhs_t)
         cand, left_out = _smallest_per_row(keys, n_cand)
-        exact = torch.linalg.vector_norm(real[rows, None, :] - real[cand], dim=2)  # as `pair_distances`
-        radii[rows] = exact.sort(dim=1).values[:, k]
+        exact = pair_distances(real, real, rows.repeat_interleave(cand.shape[1]), cand.reshape(-1))
+        radii[rows] = exact.view(len(rows), -1).sort(dim=1).values[:, k]
         # Every excluded true d^2 is at least the smallest excluded screened value less its output rounding.
         threshold = radii[rows].pow(2)
-        doubtful = _lower(key_value(left_out, screen.dtype), screen) <= threshold
+        doubtful = screen.lower(key_value(left_out, screen.dtype)) <= threshold
         if doubtful.any():
-            lower = _lower(key_value(keys[doubtful, :n_real], screen.dtype), screen)
+            lower = screen.lower(key_value(keys[doubtful, :n_real], screen.dtype))
             radii[rows[doubtful]] = _kth_within(real, rows[doubtful], lower <= threshold[doubtful, None], k)
     return radii
-
-
-def _lower(screened: torch.Tensor, screen: Screen) -> torch.Tensor:
-    """A lower bound of the true value from a non-negative screened output."""
-    return screened * (1 - screen.out_rel)
 
 
 def _kth_within(real: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
