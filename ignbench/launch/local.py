@@ -33,17 +33,18 @@ def run_local(cfgs: list[RunConfig], store: Store, data_root: Path | None, check
     if jobs <= 1 or len(groups) < 2:
         return run_runs(cfgs, store, data_root, checkpoint_every, restart_corrupt=restart_corrupt,
                         evaluate_only=evaluate_only)
+    workers = min(jobs, len(groups))
     context = multiprocessing.get_context("spawn")  # a forked copy of a process with OpenMP threads can hang
     rows = context.Queue()
-    for row in range(1, jobs + 1):
+    for row in range(1, workers + 1):
         rows.put(row)
     results: dict[str, str] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(groups)), mp_context=context, initializer=_start_worker,
-                             initargs=(worker_threads(jobs), rows)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker,
+                             initargs=(worker_threads(workers), rows)) as pool:
         futures = [pool.submit(_run_group, group, store, data_root, checkpoint_every, restart_corrupt,
                                evaluate_only) for group in groups]
         try:
-            for future in tqdm(as_completed(futures), total=len(futures), desc=f"groups ({jobs} at a time)",
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"groups ({workers} at a time)",
                                unit="group", position=0):
                 results.update(future.result())
         except KeyboardInterrupt:  # the workers got it too, and marked their runs interrupted
