@@ -26,10 +26,18 @@ EXECUTOR_OPTIONS = [
     click.option("--profile", default="local", show_default=True,
                  help="Slurm profile: a name in slurm/profiles/ or a path to a .toml."),
     click.option("--wait/--no-wait", default=True, show_default=True, help="Slurm: follow the job array."),
-    click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+    click.option("--jobs", type=int, default=1, show_default=True,
+                 callback=lambda _ctx, _param, jobs: _check_jobs(jobs),
                  help="Local: groups of runs trained at once, in worker processes that share this process's torch "
                       "threads (small models use a CPU better side by side)."),
 ]
+
+
+def _check_jobs(jobs: int) -> int:
+    """--jobs as given, or a one-line error (click's own range check prints its usage too)."""
+    if jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {jobs}")
+    return jobs
 
 
 def executor_options(f):

@@ -210,6 +210,8 @@ def test_jobs_dry_run_costs_workers_and_slurm_refuses_jobs(runner, tmp_path, mon
     slurm = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--executor", "slurm", "--jobs", "2",
                                  "--store", str(tmp_path / "runs")])
     assert slurm.exit_code == 2 and slurm.output.count("\n") == 1 and "--jobs is for --executor local" in slurm.output
+    zero = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--jobs", "0", "--store", str(tmp_path / "runs")])
+    assert zero.exit_code == 2 and zero.output == "error: --jobs must be at least 1, got 0\n"
     assert not (tmp_path / "runs").exists()
 
 
