@@ -161,7 +161,8 @@ def test_screen_yields_lower_bounds(case, screen):
     row, col = torch.linspace(-3, 5, len(fake), dtype=torch.float64), torch.linspace(2, -1, len(real),
                                                                                     dtype=torch.float64)
     fake_sq, real_sq = fake.pow(2).sum(1), real.pow(2).sum(1)
-    out = (bound.lhs(fake, row - bound.err(fake_sq, row)) @ bound.rhs_t(real, col - bound.err(real_sq, col)))
+    out = bound.lhs(bound.round(fake), row - bound.err(fake_sq, row)) @ \
+        bound.rhs(bound.round(real), col - bound.err(real_sq, col)).T
     lower = bound.lower(out)
     truth = -2 * fake @ real.T + row[:, None] + col[None, :]
     assert (lower <= truth).all()

@@ -20,6 +20,7 @@ depends on the screen's precision but the speed.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -40,11 +41,20 @@ def fast_screen_dtype() -> torch.dtype:
         else torch.float32
 
 
+class Rounded(NamedTuple):
+    """Rows of float64 features rounded to a screen's dtype, and per row |a - a^|, |a| and |a^|."""
+
+    values: torch.Tensor
+    residual: torch.Tensor
+    norm: torch.Tensor
+    rounded_norm: torch.Tensor
+
+
 class Screen:
     """A low-precision matrix product that yields rigorous lower bounds, for screening distance comparisons.
 
     For rows a_i, b_j (float64) and per-row / per-column scalars, the product of `lhs(a, row)` and
-    `rhs_t(b, col)` is p_ij = -2 a_i.b_j + row_i + col_j minus a bound of its own rounding error, so it never
+    `rhs(b, col)` is p_ij = -2 a_i.b_j + row_i + col_j minus a bound of its own rounding error, so it never
     exceeds the true p_ij once each side has subtracted its `err` share:
     - input rounding to `dtype`: |a.b' - a^.b^| <= |a - a^| |b^| + |a| |b' - b^|, a rank-one term that the
       product subtracts itself (two extra columns, rounded up), so the bound is as tight as the actual rounding;
@@ -77,31 +87,29 @@ class Screen:
         """v >= 0 rounded to `dtype`, never below v."""
         return (v * (1 + 4 * self.u_in)).to(self.dtype)[:, None]
 
-    def rounded_rows(self, a: torch.Tensor, factor: float = 1.0) -> tuple[torch.Tensor, ...]:
-        """(v^, |v - v^|, |v|, |v^|) per row for v = factor * a rounded to `dtype`, in blocks of rows that stay in
-        cache (one pass over a, instead of one per quantity)."""
-        rounded = torch.empty(a.shape, dtype=self.dtype)
+    def round(self, a: torch.Tensor) -> Rounded:
+        """a rounded to `dtype`, with the norms the bound needs, in one pass over blocks of rows that stay in
+        cache."""
+        values = torch.empty(a.shape, dtype=self.dtype)
         norms = torch.empty(3, len(a), dtype=torch.float64)
         for start in range(0, len(a), ROUND_ROWS):
             rows = slice(start, start + ROUND_ROWS)
-            v = factor * a[rows]
-            rounded[rows] = v
-            exact = rounded[rows].double()
-            norms[:, rows] = torch.linalg.vector_norm(torch.stack([v - exact, v, exact]), dim=2)
-        return rounded, *norms
+            values[rows] = a[rows]
+            exact = values[rows].double()
+            norms[:, rows] = torch.linalg.vector_norm(torch.stack([a[rows] - exact, a[rows], exact]), dim=2)
+        return Rounded(values, *norms)
 
-    def lhs(self, a: torch.Tensor, row: torch.Tensor) -> torch.Tensor:
+    def lhs(self, a: Rounded, row: torch.Tensor) -> torch.Tensor:
         """Rows [a^_i, 1, 1, 1, row_i pieces, |a_i - a^_i|, |a_i|]."""
-        rounded, residual, norm, _ = self.rounded_rows(a)
-        ones = torch.ones(len(a), 3, dtype=self.dtype)
-        return torch.cat([rounded, ones, self.pieces(row), self.up(residual), self.up(norm)], dim=1)
+        ones = torch.ones(len(a.values), 3, dtype=self.dtype)
+        return torch.cat([a.values, ones, self.pieces(row), self.up(a.residual), self.up(a.norm)], dim=1)
 
-    def rhs_t(self, b: torch.Tensor, col: torch.Tensor) -> torch.Tensor:
-        """Columns [b^_j, col_j pieces, 1, 1, 1, -|b^_j|, -|b'_j - b^_j|] with b' = -2 b, transposed."""
-        rounded, residual, _, rounded_norm = self.rounded_rows(b, -2.0)
-        ones = torch.ones(len(b), 3, dtype=self.dtype)
-        return torch.cat([rounded, self.pieces(col), ones, -self.up(rounded_norm), -self.up(residual)],
-                         dim=1).T.contiguous()
+    def rhs(self, b: Rounded, col: torch.Tensor) -> torch.Tensor:
+        """Rows [b^'_j, col_j pieces, 1, 1, 1, -|b^'_j|, -|b'_j - b^'_j|] for b' = -2 b, whose rounding is -2 b^
+        exactly (a power of two): the product is `lhs @ rhs.T`."""
+        ones = torch.ones(len(b.values), 3, dtype=self.dtype)
+        return torch.cat([-2 * b.values, self.pieces(col), ones, -self.up(2 * b.rounded_norm),
+                          -self.up(2 * b.residual)], dim=1)
 
     def lower(self, out: torch.Tensor) -> torch.Tensor:
         """A lower bound (float64) of the product's float32 value from its output `out`: round to nearest moves
@@ -122,18 +130,23 @@ class Screen:
 def _power_of_two_scale(*arrays: torch.Tensor) -> float:
     """A power of two near the largest |entry|: dividing by it is exact in float64 and leaves every distance
     comparison unchanged, while bringing features of any finite scale (1e-30 ... 1e30) into float32's range."""
-    largest = max(float(a.abs().max()) if a.numel() else 0.0 for a in arrays)
+    largest = max(float(torch.linalg.vector_norm(a, ord=math.inf)) if a.numel() else 0.0 for a in arrays)
     return 2.0 ** math.floor(math.log2(largest)) if largest > 0 and math.isfinite(largest) else 1.0
 
 
 def pair_distances(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """float64 distances |a[rows] - b[cols]| from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which
-    cancels for near neighbours), in batches; the radii and the pair decisions share it, so ties stay ties."""
+    cancels for near neighbours), in batches gathered into two buffers that stay in cache; the radii and the
+    pair decisions share it, so ties stay ties."""
     out = torch.empty(len(rows), dtype=torch.float64)
     step = max(1, EXACT_BATCH // max(1, a.shape[1]))
+    diff, other = (torch.empty(min(step, len(rows)), a.shape[1], dtype=torch.float64) for _ in range(2))
     for start in range(0, len(rows), step):
         sl = slice(start, start + step)
-        out[sl] = torch.linalg.vector_norm(a[rows[sl]] - b[cols[sl]], dim=1)
+        n = len(rows[sl])
+        torch.index_select(a, 0, rows[sl], out=diff[:n])
+        torch.index_select(b, 0, cols[sl], out=other[:n])
+        out[sl] = torch.linalg.vector_norm(diff[:n].sub_(other[:n]), dim=1)
     return out
 
 
@@ -174,26 +187,26 @@ def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.T
     return cols.gather(1, pick[:, :n]), left_out.to(keys.dtype)
 
 
-def _padded_rhs(rhs_t: torch.Tensor, dim: int, n: int) -> torch.Tensor:
-    """rhs_t with columns appended up to a multiple of PAD_TO whose product is +inf: zeros, but +inf in the first
+def _padded(rhs: torch.Tensor, dim: int) -> torch.Tensor:
+    """rhs with rows appended up to a multiple of PAD_TO whose product is +inf: zeros, but +inf in the first
     piece of the column scalar (where the lhs has a 1)."""
-    pad = -n % PAD_TO
-    pad_cols = torch.zeros(rhs_t.shape[0], pad, dtype=rhs_t.dtype)
-    pad_cols[dim] = float("inf")
-    return torch.cat([rhs_t, pad_cols], dim=1)
+    pad_rows = torch.zeros(-len(rhs) % PAD_TO, rhs.shape[1], dtype=rhs.dtype)
+    pad_rows[:, dim] = float("inf")
+    return torch.cat([rhs, pad_rows])
 
 
-def real_radii(real: torch.Tensor, k: int, screen: Screen) -> torch.Tensor:
-    """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself).
+def real_radii(real: torch.Tensor, rounded: Rounded, k: int, screen: Screen) -> torch.Tensor:
+    """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself); `rounded`
+    is `screen.round(real)`.
 
     The screen yields, up to its output rounding, lower bounds of every d_ij^2 (the row scalar is |x_i|^2 minus
     the row's error share); clamped at 0 they still are.
     """
     n_real, dim = real.shape
-    sq = real.pow(2).sum(1)
+    sq = rounded.norm.square()  # within a few units of rounding of |x|^2: far inside the slack of `err`
     scalar = sq - screen.err(sq, sq)  # each side's |x|^2 less its share of the bound
-    lhs = screen.lhs(real, scalar)
-    rhs_t = _padded_rhs(screen.rhs_t(real, scalar), dim, n_real)
+    lhs = screen.lhs(rounded, scalar)
+    rhs_t = _padded(screen.rhs(rounded, scalar), dim).T
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
     for start in range(0, n_real, RADII_CHUNK):
@@ -248,15 +261,17 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     scale = _power_of_two_scale(real64, fake64)
     real64, fake64 = real64 / scale, fake64 / scale
     screen = Screen(screen_dtype or fast_screen_dtype(), real64.shape[1])
-    radii = real_radii(real64, k, screen)
+    rounded_real = screen.round(real64)
+    radii = real_radii(real64, rounded_real, k, screen)
     r2 = radii.pow(2)
-    real_sq, fake_sq = real64.pow(2).sum(1), fake64.pow(2).sum(1)
+    rounded_fake = screen.round(fake64)
+    real_sq, fake_sq = rounded_real.norm.square(), rounded_fake.norm.square()
     # s_ij = |f_i|^2 + |r_j|^2 - r_j^2 - 2 f_i.r_j; the product yields s_ij minus its error bound, a lower bound
     # of s, so every pair with s < 0 (f_i inside real j's ball) is among those with a product <= 0.
     row = fake_sq - screen.err(fake_sq, fake_sq)
     col = real_sq - r2 - screen.err(real_sq, real_sq + r2)
-    lhs = screen.lhs(fake64, row)
-    rhs_t = _padded_rhs(screen.rhs_t(real64, col), real64.shape[1], len(real64))
+    lhs = screen.lhs(rounded_fake, row)
+    rhs_t = _padded(screen.rhs(rounded_real, col), real64.shape[1]).T
     fake_parts, real_parts = [], []
     for start in range(0, len(fake64), chunk):
         rows, cols = nonpositive(order_keys(lhs[start : start + chunk] @ rhs_t))
