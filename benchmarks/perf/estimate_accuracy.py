@@ -30,12 +30,14 @@ def main() -> None:
     parser.add_argument("experiments", nargs="+")
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--store", default="results/runs")
+    parser.add_argument("--seeds", type=int, help="number of seeds (default: the preset's)")
     args = parser.parse_args()
     store, cache = Store(args.store), _load_cache()
     print("| experiments | group | estimated | measured | measured / estimated |")
     print("|---|---|---|---|---|")
     ratios = []
-    runs = {(c.experiment, c.run_id): c for name in args.experiments for c in load_spec(name).expand(args.preset)}
+    runs = {(c.experiment, c.run_id): c
+            for name in args.experiments for c in load_spec(name).expand(args.preset, args.seeds)}
     for group in stack_groups(list(runs.values())):
         measured = measured_seconds(group, store)
         if measured is None:
