@@ -203,10 +203,10 @@ def test_jobs_trains_groups_side_by_side_with_the_same_results(runner, table1, t
 
 def test_jobs_dry_run_costs_workers_and_slurm_refuses_jobs(runner, tmp_path, monkeypatch):
     monkeypatch.setenv("IGNBENCH_CACHE", str(tmp_path / "cache"))
-    res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--dry-run", "--jobs", "2", "--store",
+    res = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--dry-run", "--jobs", "8", "--store",
                                str(tmp_path / "runs")])
     assert res.exit_code == 0, res.output
-    assert "groups at a time" in res.output
+    assert "(6 groups at a time, " in res.output  # 3 methods x 2 seeds: never more workers than groups
     slurm = runner.invoke(main, ["run", "table1", "--preset", "smoke", "--executor", "slurm", "--jobs", "2",
                                  "--store", str(tmp_path / "runs")])
     assert slurm.exit_code == 2 and slurm.output.count("\n") == 1 and "--jobs is for --executor local" in slurm.output

@@ -1,9 +1,8 @@
 """Would more steps have helped? Continue a stored image run past its last checkpoint and watch it.
 
-Loads the run's newest checkpoint, trains on to --steps with the same random streams (so, with a constant
-learning rate, exactly the longer run), and prints every --every steps the mean reconstruction loss of the last
-100 steps and the FLD of f(z) on the run's training-curve samples, BatchNorm eval mode. Nothing is written to
-the store.
+Trains on from the run's newest checkpoint to --steps with the same random streams (so, with a constant learning
+rate, exactly the longer run), and prints every --every steps the mean reconstruction loss of the last 100 steps
+and the FLD of f(z) on the run's training-curve samples, BatchNorm eval mode. Nothing is written to the store.
 
     OMP_NUM_THREADS=1 python benchmarks/diagnostics/continue_run.py results/runs/table1/<run id> --steps 3000
 """
@@ -11,15 +10,11 @@ the store.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-import torch
+from stored_run import resume
 
-from ignbench.config import RunConfig
-from ignbench.data import load_data
 from ignbench.evaluate import Curve
-from ignbench.trainer import Trainer
 
 
 def main() -> None:
@@ -28,19 +23,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, required=True, help="total steps to train to")
     parser.add_argument("--every", type=int, default=300)
     args = parser.parse_args()
-    checkpoint = args.run_dir / "checkpoint.pt"
-    if not checkpoint.exists():
-        raise SystemExit(f"error: {checkpoint} does not exist")
-    cfg = RunConfig.from_dict(json.loads((args.run_dir / "config.json").read_text()), str(args.run_dir))
-    if not cfg.image:
-        raise SystemExit(f"error: {args.run_dir} is not an image run")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    if cfg.warmup_steps > state["step"]:
-        raise SystemExit(f"error: {args.run_dir} is still in its warm-up at step {state['step']}")
-    data = load_data(cfg.replace(steps=args.steps))
-    trainer = Trainer([cfg.replace(steps=args.steps)], [data], torch.device("cpu"))
-    trainer.load_member_states([state])
-    curve = Curve(cfg, data, trainer.members[0].prior)
+    cfg, trainer = resume(args.run_dir, args.steps)
+    member = trainer.members[0]
+    curve = Curve(cfg, member.data, member.prior)
     rec: list[float] = []
     while trainer.step_done < args.steps:
         rec.append(trainer.step()[0]["rec"])

@@ -10,28 +10,18 @@ generator that maps every z to one image.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
+from stored_run import resume
 from torchvision.utils import save_image
 
-from ignbench.config import RunConfig
-from ignbench.data import load_data
 from ignbench.evaluate import bn_mode
-from ignbench.trainer import Trainer
 
 
 def rows_of(run_dir: Path, n: int, mode: str) -> torch.Tensor:
     """z (clipped to the image range), f(z) and f(f(z)) of one run, in [-1, 1]."""
-    checkpoint = run_dir / "checkpoint.pt"
-    if not checkpoint.exists():
-        raise SystemExit(f"error: {checkpoint} does not exist")
-    cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()), str(run_dir))
-    if not cfg.image:
-        raise SystemExit(f"error: {run_dir} is not an image run")
-    trainer = Trainer([cfg], [load_data(cfg)], torch.device("cpu"))
-    trainer.load_member_states([torch.load(checkpoint, map_location="cpu", weights_only=False)])
+    _, trainer = resume(run_dir)
     model = trainer.member_model(0)
     z = trainer.members[0].prior.sample(n, torch.Generator().manual_seed(0))
     with torch.no_grad(), bn_mode(model, mode):
