@@ -9,7 +9,7 @@ import torch
 
 from conftest import small_config
 from ignbench.data import images, toy
-from ignbench.models import MLP, DCGANAutoencoder, init_weights
+from ignbench.models import MLP, DCGANAutoencoder, DenseConv2d, DenseConvTranspose2d, init_weights
 from ignbench.noise import Prior
 
 
@@ -25,6 +25,29 @@ def test_dcgan_autoencoder_shapes_and_layers(channels, size, convs):
     if size == 64:  # IGN Appendix C, Table 1 exactly
         assert [m.out_channels for m in enc_convs] == [64, 128, 256, 512, 512]
         assert [m.stride[0] for m in enc_convs] == [2, 2, 2, 2, 1]
+
+
+@pytest.mark.parametrize("dense_cls,conv_cls,in_shape", [
+    (DenseConv2d, torch.nn.Conv2d, (5, 6, 4, 4)),               # a 4x4 kernel on a 4x4 input: output 1x1
+    (DenseConvTranspose2d, torch.nn.ConvTranspose2d, (5, 6, 1, 1)),  # a 1x1 input: output the kernel's 4x4
+])
+def test_dense_layers_are_their_convolutions(dense_cls, conv_cls, in_shape):
+    """In float64, the matrix-product forms give nn.Conv2d's / nn.ConvTranspose2d's values and gradients (input,
+    weight, bias) to 1e-12, with the same parameters and state dict."""
+    torch.manual_seed(0)
+    conv = conv_cls(6, 7, 4, 1, 0).double()
+    dense = dense_cls(6, 7, 4, 1, 0).double()
+    dense.load_state_dict(conv.state_dict())
+    assert list(dense.state_dict()) == list(conv.state_dict())
+    x = torch.randn(in_shape, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn_like(conv(x))
+    grads = []
+    for layer in (conv, dense):
+        out = layer(x)
+        grads.append((out, *torch.autograd.grad(out, (x, layer.weight, layer.bias), upstream)))
+    for expected, got in zip(*grads, strict=True):
+        assert got.shape == expected.shape
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_mlp_and_initialisation():

@@ -7,9 +7,13 @@ import time
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
 from ignbench import objectives
 from ignbench.config import RunConfig
+from ignbench.models import DenseConv2d, DenseConvTranspose2d
+
+NEGLIGIBLE = 1e-4  # parameters whose largest exact gradient is below this fraction of the largest are skipped
 
 
 def best_of(*fns: Callable[[], object], repeat: int = 3) -> list[float]:
@@ -43,6 +47,34 @@ def ign_listing_grads(model: torch.nn.Module, x: torch.Tensor, z: torch.Tensor) 
         loss.backward()
         return [p.grad.clone() for p in model.parameters()]
     return step
+
+
+def paper_layers(model: nn.Module) -> nn.Module:
+    """A copy of `model` as the IGN code builds it: ignbench's matrix-product forms of the dense layers
+    (`DenseConv2d`, `DenseConvTranspose2d`) back to plain nn.Conv2d / nn.ConvTranspose2d, same weights."""
+    plain = copy.deepcopy(model)
+    for module in plain.modules():
+        if isinstance(module, DenseConv2d):
+            module.__class__ = nn.Conv2d
+        elif isinstance(module, DenseConvTranspose2d):
+            module.__class__ = nn.ConvTranspose2d
+    return plain
+
+
+def gradient_error(grads: list[torch.Tensor], exact: list[torch.Tensor]) -> float:
+    """Worst parameter's largest |g - g_exact|, relative to that parameter's largest |g_exact|. Parameters whose
+    exact gradient is negligible are skipped (biases before a BatchNorm: zero in exact arithmetic, rounding noise
+    in float32)."""
+    top = max(float(e.abs().max()) for e in exact)
+    return max(float((g.double() - e).abs().max() / e.abs().max())
+               for g, e in zip(grads, exact, strict=True) if float(e.abs().max()) > NEGLIGIBLE * top)
+
+
+def exact_listing_grads(model: nn.Module, x: torch.Tensor, z: torch.Tensor) -> list[torch.Tensor]:
+    """The listing's gradients in float64 on the paper's layers: the reference that float32 steps are held to.
+    A float32 step's summation order alone moves its gradients by ~1e-3 of their size here (BatchNorm's
+    backward cancels), so "equal to the listing's" means: as close to these as the float32 listing itself."""
+    return ign_listing_grads(paper_layers(model).double(), x.double(), z.double())()
 
 
 def ign_grads(model: torch.nn.Module, cfg: RunConfig, x: torch.Tensor,
