@@ -33,7 +33,7 @@ from ignbench.train import stack_groups
 TIMED_STEPS = 3  # at least this many steps per timing round ...
 ROUND_SECONDS = 0.5  # ... and at least this long: fast (low-dimensional) steps are timed over many steps
 STAND_IN_IMAGES = 1000  # random images timed in place of a missing image set
-CALIBRATION = 4  # part of the cache key: timings from an older calibration (or older, slower kernels) are measured again
+CALIBRATION = 4  # part of the cache key: timings of an older calibration (or slower kernels) are measured again
 TIMING_ROUNDS = 3  # the fastest round is kept: a load spike on a shared machine should not stick in the cache
 
 

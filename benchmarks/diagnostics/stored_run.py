@@ -13,9 +13,9 @@ from ignbench.store import RunDir, read_json
 from ignbench.trainer import Trainer
 
 
-def resume(run_dir: Path, steps: int | None = None) -> tuple[RunConfig, Trainer]:
-    """(the run's config, a trainer at its checkpoint, to train on to `steps` if given); a missing, corrupt or
-    non-image run exits with a one-line error."""
+def resume(run_dir: Path, steps: int | None = None, method: str | None = None) -> tuple[RunConfig, Trainer]:
+    """(the run's config, a trainer at its checkpoint, to train on to `steps` and under `method`'s objective if
+    given); a missing, corrupt or non-image run, or a method whose state differs, exits with a one-line error."""
     try:
         rd = RunDir(run_dir)
         if not rd.config.exists():
@@ -31,6 +31,10 @@ def resume(run_dir: Path, steps: int | None = None) -> tuple[RunConfig, Trainer]
         raise SystemExit(f"error: {exc}") from None
     if steps is not None:
         cfg = cfg.replace(steps=steps)
+    if method is not None:
+        if {method, cfg.method} - {"naign", "naign-"}:
+            raise SystemExit(f"error: --method {method}: a {cfg.method} run's state continues only as naign or naign-")
+        cfg = cfg.replace(method=method)
     trainer = Trainer([cfg], [data], torch.device("cpu"))
     trainer.load_member_states([state])
     return cfg, trainer
