@@ -13,8 +13,6 @@ from ignbench import objectives
 from ignbench.config import RunConfig
 from ignbench.models import DenseConv2d, DenseConvTranspose2d
 
-NEGLIGIBLE = 1e-4  # parameters whose largest exact gradient is below this fraction of the largest are skipped
-
 
 def best_of(*fns: Callable[[], object], repeat: int = 3) -> list[float]:
     """Best wall time in seconds of each function over `repeat` rounds, after one warm-up call each.
@@ -62,18 +60,18 @@ def paper_layers(model: nn.Module) -> nn.Module:
 
 
 def gradient_error(grads: list[torch.Tensor], exact: list[torch.Tensor]) -> float:
-    """Worst parameter's largest |g - g_exact|, relative to that parameter's largest |g_exact|. Parameters whose
-    exact gradient is negligible are skipped (biases before a BatchNorm: zero in exact arithmetic, rounding noise
-    in float32)."""
-    top = max(float(e.abs().max()) for e in exact)
-    return max(float((g.double() - e).abs().max() / e.abs().max())
-               for g, e in zip(grads, exact, strict=True) if float(e.abs().max()) > NEGLIGIBLE * top)
+    """|g - g_exact| / |g_exact| over all parameters together (Euclidean norms): the relative error of a step's
+    gradient. (A per-entry maximum is dominated by a few ill-conditioned entries, and ranks the same float32
+    computation differently from batch to batch.)"""
+    diff = sum(float((g.double() - e).square().sum()) for g, e in zip(grads, exact, strict=True))
+    return (diff / sum(float(e.square().sum()) for e in exact)) ** 0.5
 
 
 def exact_listing_grads(model: nn.Module, x: torch.Tensor, z: torch.Tensor) -> list[torch.Tensor]:
     """The listing's gradients in float64 on the paper's layers: the reference that float32 steps are held to.
-    A float32 step's summation order alone moves its gradients by ~1e-3 of their size here (BatchNorm's
-    backward cancels), so "equal to the listing's" means: as close to these as the float32 listing itself."""
+    A float32 step's summation order alone moves its gradient by ~2e-4 of its size here, and single entries by
+    up to a few % (BatchNorm's backward cancels), so "equal to the listing's" means: as close to these as the
+    float32 listing itself."""
     return ign_listing_grads(paper_layers(model).double(), x.double(), z.double())()
 
 
