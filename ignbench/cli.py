@@ -226,7 +226,7 @@ def _print_plans(plans: list, todo: list, executor: str, jobs: int) -> None:
     from ignbench.methods import METHODS
     from ignbench.plan import estimate, human_duration, makespan
     from ignbench.store import count_states
-    from ignbench.train import pick_device
+    from ignbench.train import pick_device, stack_groups
 
     for p in plans:
         shared = f" (the runs of {p.spec.runs_of})" if p.spec.runs_of != p.spec.name else ""
@@ -234,7 +234,7 @@ def _print_plans(plans: list, todo: list, executor: str, jobs: int) -> None:
                    f"{len(p.todo)} to do")
     if not todo:
         return
-    side_by_side = worker_count(jobs, todo) if executor == "local" else 1
+    side_by_side = worker_count(jobs, len(stack_groups(todo))) if executor == "local" else 1
     notes: set[str] = set()
     costs = estimate(todo, notes, threads=worker_threads(side_by_side) if side_by_side > 1 else None)
     for group, seconds in costs:

@@ -23,6 +23,8 @@ def resume(run_dir: Path, steps: int | None = None, method: str | None = None) -
         cfg = RunConfig.from_dict(read_json(rd.config), str(rd.config))
         if not cfg.image:
             raise UserError(f"{run_dir} is not an image run")
+        if method is not None and {method, cfg.method} - {"naign", "naign-"}:
+            raise UserError(f"--method {method}: a {cfg.method} run's state continues only as naign or naign-")
         state, notes = rd.load_checkpoint("cpu")
         if state is None:
             raise UserError(notes[0] if notes else f"{rd.checkpoint} does not exist")
@@ -32,8 +34,6 @@ def resume(run_dir: Path, steps: int | None = None, method: str | None = None) -
     if steps is not None:
         cfg = cfg.replace(steps=steps)
     if method is not None:
-        if {method, cfg.method} - {"naign", "naign-"}:
-            raise SystemExit(f"error: --method {method}: a {cfg.method} run's state continues only as naign or naign-")
         cfg = cfg.replace(method=method)
     trainer = Trainer([cfg], [data], torch.device("cpu"))
     trainer.load_member_states([state])

@@ -26,19 +26,19 @@ def worker_threads(jobs: int) -> int:
     return max(1, torch.get_num_threads() // jobs)
 
 
-def worker_count(jobs: int, cfgs: list[RunConfig]) -> int:
-    """Workers that `--jobs` starts for these runs: never more than their groups."""
-    return min(jobs, len(stack_groups(cfgs)))
+def worker_count(jobs: int, groups: int) -> int:
+    """Workers that `--jobs` starts for this many groups of runs: never more than the groups."""
+    return min(jobs, groups)
 
 
 def run_local(cfgs: list[RunConfig], store: Store, data_root: Path | None, checkpoint_every: int,
               restart_corrupt: bool, evaluate_only: bool, jobs: int = 1) -> dict[str, str]:
     """Train and evaluate the runs here; each run's final state (as `run_runs`)."""
-    workers = worker_count(jobs, cfgs)
+    groups = stack_groups(cfgs)
+    workers = worker_count(jobs, len(groups))
     if workers < 2:
         return run_runs(cfgs, store, data_root, checkpoint_every, restart_corrupt=restart_corrupt,
                         evaluate_only=evaluate_only)
-    groups = stack_groups(cfgs)
     context = multiprocessing.get_context("spawn")  # a forked copy of a process with OpenMP threads can hang
     rows = context.Queue()
     for row in range(1, workers + 1):

@@ -106,8 +106,8 @@ class Screen:
 
     def rhs(self, b: Rounded, col: torch.Tensor) -> torch.Tensor:
         """Rows [b^'_j, col_j pieces, 1, 1, 1, -|b^'_j|, -|b'_j - b^'_j|] for b' = -2 b, whose rounding is -2 b^
-        exactly (a power of two): the product is `lhs @ rhs.T`, with rhs.T made contiguous (features x rows):
-        at 2,048 features that layout multiplied ~x1.1 faster than the transposed view, interleaved on 2026-11-30."""
+        exactly (a power of two): the product is `lhs @ rhs.T`, with rhs.T made contiguous (features x rows),
+        the layout that multiplied faster than the transposed view (REPRODUCE.md, "Speed of Coverage/Density")."""
         ones = torch.ones(len(b.values), 3, dtype=self.dtype)
         return torch.cat([-2 * b.values, self.pieces(col), ones, -self.up(2 * b.rounded_norm),
                           -self.up(2 * b.residual)], dim=1)
