@@ -17,15 +17,8 @@ from ignbench.data.images import load_labelled
 from ignbench.metrics import lenet
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
-from ignbench.metrics.prdc import (
-    BLOCK,
-    Screen,
-    _power_of_two_scale,
-    coverage_density,
-    key_value,
-    nonpositive,
-    order_keys,
-)
+from ignbench.metrics.prdc import BLOCK, coverage_density, nonpositive
+from ignbench.metrics.screen import Screen, key_value, order_keys, power_of_two_scale
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -76,7 +69,9 @@ def test_frechet_agrees_with_torch_fidelity_statistics_to_metric():
 def test_coverage_density_match_prdc_fixtures(case):
     data = np.load(FIXTURES / "prdc_cases.npz")
     expected = json.loads((FIXTURES / "prdc_expected.json").read_text())[case]
-    ours = coverage_density(data[f"{case}_real"], data[f"{case}_fake"], k=5, chunk=128)
+    real, fake = data[f"{case}_real"], data[f"{case}_fake"]
+    ours = coverage_density(real, fake, k=5, chunk=128)
+    assert np.array_equal(real, data[f"{case}_real"]) and np.array_equal(fake, data[f"{case}_fake"])  # untouched
     assert ours["coverage"] == pytest.approx(expected["coverage"], abs=1e-6)
     assert ours["density"] == pytest.approx(expected["density"], abs=1e-6)
 
@@ -149,25 +144,46 @@ def test_coverage_density_exact_on_hard_inputs(case, screen):
     assert 0 < ours["coverage"] < 1 and ours["density"] > 0
 
 
-@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30"])
+@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30"])
 @pytest.mark.parametrize("screen", SCREENS)
-def test_screen_yields_lower_bounds(case, screen):
-    """The screening product never exceeds the true value it bounds, pair by pair, against float64; and it is
-    a screen, not a blanket: far closer to the truth than the squared norms involved."""
+def test_screen_brackets_every_pair(case, screen):
+    """The screening product's lower and upper bounds hold the true value they bracket, pair by pair, against
+    float64, with room to spare for float64's own rounding; and the bracket is a screen, not a blanket: far
+    narrower than the squared norms involved."""
     real, fake = (torch.as_tensor(a) for a in _hard_case(case))
-    scale = _power_of_two_scale(real, fake)
-    real, fake = real / scale, fake / scale
+    scale = power_of_two_scale(real, fake)
     bound = Screen(screen, real.shape[1])
     row, col = torch.linspace(-3, 5, len(fake), dtype=torch.float64), torch.linspace(2, -1, len(real),
                                                                                     dtype=torch.float64)
+    lhs, rhs = bound.lhs(bound.round(fake, scale), row), bound.rhs(bound.round(real, scale), col)
+    out = lhs.matrix @ rhs.matrix[:, : len(real)]
+    rows, cols = (i.reshape(-1) for i in torch.meshgrid(torch.arange(len(fake)), torch.arange(len(real)),
+                                                          indexing="ij"))
+    lower = bound.lower(out).reshape(-1)
+    upper = bound.upper(out.reshape(-1), lhs, rhs, rows, cols)
+    fake, real = fake / scale, real / scale
     fake_sq, real_sq = fake.pow(2).sum(1), real.pow(2).sum(1)
-    out = bound.lhs(bound.round(fake), row - bound.err(fake_sq, row)) @ \
-        bound.rhs(bound.round(real), col - bound.err(real_sq, col)).T
-    lower = bound.lower(out)
-    truth = -2 * fake @ real.T + row[:, None] + col[None, :]
-    assert (lower <= truth).all()
-    gap = (truth - lower) / (fake_sq[:, None] + real_sq[None, :] + row.abs()[:, None] + col.abs()[None, :])
-    assert gap.max() <= 8 * bound.u_in + 2 * (bound.vector_err + bound.scalar_err)
+    truth = (fake_sq[:, None] + real_sq[None, :] - 2 * fake @ real.T - row[:, None] - col[None, :]).reshape(-1)
+    norms = (fake_sq[:, None] + real_sq[None, :] + row.abs()[:, None] + col.abs()[None, :]).reshape(-1)
+    assert (lower <= truth - 1e-12 * norms).all() and (truth + 1e-12 * norms <= upper).all()
+    assert ((upper - lower) / norms).max() <= 16 * bound.u_in + 8 * (bound.vector_err + bound.scalar_err)
+
+
+@pytest.mark.parametrize("dtype", SCREENS)
+def test_keys_up_to_is_the_largest_key_whose_lower_bound_fits(dtype):
+    """Against every non-negative bfloat16 key, or float32's keys around each bound."""
+    screen = Screen(dtype, 16)
+    rng = np.random.default_rng(0)
+    bounds = torch.as_tensor(np.concatenate([[0.0, 1e-40, 1.0, 3.0, 2.0**20], 10.0 ** rng.uniform(-30, 30, 300)]))
+    got = screen.keys_up_to(bounds).long()
+    if dtype == torch.bfloat16:
+        keys = torch.arange(0, 0x7F80, dtype=torch.int16)
+    else:
+        nearest = order_keys(bounds.to(dtype)).long()
+        keys = (nearest[:, None] + torch.arange(-50, 50)).reshape(-1).to(torch.int32)
+    lower = screen.lower(key_value(keys, dtype))
+    for bound, key in zip(bounds, got, strict=True):
+        assert key == keys[lower <= bound].long().max()
 
 
 @pytest.mark.parametrize("dtype", SCREENS)

@@ -4,163 +4,62 @@
 - density  = (1/k) * mean over fakes of #{ i : d(real_i, fake) < r_i }   (strict <);
 - coverage = fraction of reals i whose nearest fake lies at distance < r_i.
 
-Fast and exact: screen, then decide. One low-precision matrix product per chunk (bfloat16 on CPUs with AMX or
-AVX512-BF16 units, float32 elsewhere) yields a rigorous lower bound of every squared-distance comparison; the few
-comparisons that bound cannot settle are decided with float64 distances from coordinate differences. Nothing
-depends on the screen's precision but the speed.
+Fast and exact: screen, then decide. One low-precision matrix product per chunk (`screen.Screen`: bfloat16 on
+CPUs with AMX or AVX512-BF16 units, float32 elsewhere) brackets every squared-distance comparison between a
+rigorous lower and upper bound; only the comparisons whose bracket straddles the threshold are decided with
+float64 distances from coordinate differences. Nothing depends on the screen's precision but the speed.
 
-- Radii: the k+1+CANDIDATE_MARGIN smallest lower bounds of each row name the candidates; their exact distances
-  give the radius, unless an excluded entry's bound reaches it, in which case every entry that bound does not
+- Radii: the k+1+CANDIDATE_MARGIN smallest lower bounds of each row name the candidates. The k-th smallest
+  lower and upper bounds among them bracket the k-th smallest candidate distance; candidates wholly below the
+  bracket need no distance, those wholly above it are out, and the exact distances of the rest give it by rank.
+  It is the radius unless an excluded entry's bound reaches it, in which case every entry that bound does not
   exclude is checked.
-- Coverage and density: the product is augmented so that it yields, per (fake, real) pair, a lower bound of
-  d(fake, real)^2 - r^2. Only the pairs where it is <= 0 can lie inside a ball (about k per fake); those are
-  decided exactly and give both metrics. The fake-fake distance matrix that `prdc` also builds is never needed.
+- Coverage and density: the product is augmented so that it yields, per (fake, real) pair, bounds of
+  d(fake, real)^2 - r^2. Only the pairs whose lower bound is <= 0 can lie inside a ball (a few per fake); of
+  those, the ones whose upper bound is < 0 lie inside, and only the rest need a distance. The fake-fake distance
+  matrix that `prdc` also builds is never needed.
 """
 
 from __future__ import annotations
 
-import math
-from typing import NamedTuple
-
 import numpy as np
 import torch
 
+from ignbench.metrics.screen import Screen, Side, fast_screen_dtype, key_value, order_keys, power_of_two_scale
+
 DEFAULT_K = 5
-CANDIDATE_MARGIN = 12  # extra screened neighbours re-ranked exactly when finding each real's k-th neighbour
+CANDIDATE_MARGIN = 12  # extra screened neighbours kept when bracketing each real's k-th neighbour
+FIRST_EXTRA = 2  # candidates measured beyond the fewest that bound a real's k-th neighbour distance
 RADII_CHUNK = 512
 GROUP = 32  # column groups for the neighbour pre-selection in `_smallest_per_row`
-BLOCK = 64  # columns per block when collecting the sparse screened pairs
-PAD_TO = 64  # screen products are padded to a width that GROUP and BLOCK divide
+BLOCK = 64  # columns per block when collecting the sparse screened pairs (divides screen.PAD_TO)
 EXACT_BATCH = 1 << 17  # coordinates per batch of exact pair distances (1 MiB of float64: stays in cache)
-ROUND_ROWS = 64  # rows per block when rounding features for the screen
 
 
-def fast_screen_dtype() -> torch.dtype:
-    """bfloat16 where the CPU multiplies it in hardware (AMX tiles or AVX512-BF16: 3-4x float32), else float32."""
-    return torch.bfloat16 if torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported() \
-        else torch.float32
-
-
-class Rounded(NamedTuple):
-    """Rows of float64 features rounded to a screen's dtype, and per row |a - a^|, |a| and |a^|."""
-
-    values: torch.Tensor
-    residual: torch.Tensor
-    norm: torch.Tensor
-    rounded_norm: torch.Tensor
-
-
-class Screen:
-    """A low-precision matrix product that yields rigorous lower bounds, for screening distance comparisons.
-
-    For rows a_i, b_j (float64) and per-row / per-column scalars, the product of `lhs(a, row)` and
-    `rhs(b, col)` is p_ij = -2 a_i.b_j + row_i + col_j minus a bound of its own rounding error, so it never
-    exceeds the true p_ij once each side has subtracted its `err` share:
-    - input rounding to `dtype`: |a.b' - a^.b^| <= |a - a^| |b^| + |a| |b' - b^|, a rank-one term that the
-      product subtracts itself (two extra columns, rounded up), so the bound is as tight as the actual rounding;
-    - float32 accumulation over K terms (Higham, Thm 3.4: gamma_K times the sum of |terms|), separable into
-      E |a|^2 per row and E |b|^2 per column, plus g' |scalar| for the scalars;
-    - the scalars enter as three `dtype` pieces (24 significant bits), below float32's own rounding.
-    A bf16 product is rounded to nearest bf16 on output: that keeps signs, and moves a value by at most half a
-    unit in the last place of the output (`lower`).
-    """
-
-    def __init__(self, dtype: torch.dtype, dim: int):
-        self.dtype = dtype
-        self.u_in = torch.finfo(dtype).eps / 2
-        k_terms = dim + 8
-        u32 = 2.0**-24
-        gamma = k_terms * u32 / (1 - k_terms * u32)
-        self.vector_err = 3 * gamma * (1 + self.u_in) ** 2
-        self.scalar_err = 2 * gamma + 2.0**-22
-        # significant bits of the output (float32: the accumulator itself, nothing to add)
-        self.out_bits = None if dtype == torch.float32 else 1 - round(math.log2(torch.finfo(dtype).eps))
-
-    def pieces(self, v: torch.Tensor) -> torch.Tensor:
-        """v (float64) as three `dtype` columns whose float32 sum is v to 24 significant bits."""
-        hi = v.to(self.dtype)
-        mid = (v - hi.double()).to(self.dtype)
-        lo = (v - hi.double() - mid.double()).to(self.dtype)
-        return torch.stack([hi, mid, lo], dim=1)
-
-    def up(self, v: torch.Tensor) -> torch.Tensor:
-        """v >= 0 rounded to `dtype`, never below v."""
-        return (v * (1 + 4 * self.u_in)).to(self.dtype)[:, None]
-
-    def round(self, a: torch.Tensor) -> Rounded:
-        """a rounded to `dtype`, with the norms the bound needs, in one pass over blocks of rows that stay in
-        cache."""
-        values = torch.empty(a.shape, dtype=self.dtype)
-        norms = torch.empty(3, len(a), dtype=torch.float64)
-        for start in range(0, len(a), ROUND_ROWS):
-            rows = slice(start, start + ROUND_ROWS)
-            values[rows] = a[rows]
-            exact = values[rows].double()
-            norms[:, rows] = torch.linalg.vector_norm(torch.stack([a[rows] - exact, a[rows], exact]), dim=2)
-        return Rounded(values, *norms)
-
-    def lhs(self, a: Rounded, row: torch.Tensor) -> torch.Tensor:
-        """Rows [a^_i, 1, 1, 1, row_i pieces, |a_i - a^_i|, |a_i|]."""
-        ones = torch.ones(len(a.values), 3, dtype=self.dtype)
-        return torch.cat([a.values, ones, self.pieces(row), self.up(a.residual), self.up(a.norm)], dim=1)
-
-    def rhs(self, b: Rounded, col: torch.Tensor) -> torch.Tensor:
-        """Rows [b^'_j, col_j pieces, 1, 1, 1, -|b^'_j|, -|b'_j - b^'_j|] for b' = -2 b, whose rounding is -2 b^
-        exactly (a power of two): the product is `lhs @ rhs.T`, with rhs.T made contiguous (features x rows),
-        the layout that multiplied faster than the transposed view (REPRODUCE.md, "Speed of Coverage/Density")."""
-        ones = torch.ones(len(b.values), 3, dtype=self.dtype)
-        return torch.cat([-2 * b.values, self.pieces(col), ones, -self.up(2 * b.rounded_norm),
-                          -self.up(2 * b.residual)], dim=1)
-
-    def lower(self, out: torch.Tensor) -> torch.Tensor:
-        """A lower bound (float64) of the product's float32 value from its output `out`: round to nearest moves
-        it by at most half the output's unit in the last place (2^(e - bits) for out = m 2^e, m in [0.5, 1); at
-        a power of two that is the wider unit above it), and never below half the smallest subnormal step."""
-        out = out.double()
-        if self.out_bits is None:
-            return out
-        _, exponent = torch.frexp(out)
-        min_half_step = torch.finfo(self.dtype).smallest_normal * torch.finfo(self.dtype).eps / 2
-        return out - torch.ldexp(torch.ones_like(out), exponent - self.out_bits - 1).clamp_min(min_half_step)
-
-    def err(self, sq: torch.Tensor, scalar: torch.Tensor) -> torch.Tensor:
-        """One side's share of the accumulation bound, for a row of squared norm `sq` and its scalar."""
-        return self.vector_err * sq + self.scalar_err * scalar.abs()
-
-
-def _power_of_two_scale(*arrays: torch.Tensor) -> float:
-    """A power of two near the largest |entry|: dividing by it is exact in float64 and leaves every distance
-    comparison unchanged, while bringing features of any finite scale (1e-30 ... 1e30) into float32's range."""
-    largest = max(float(torch.linalg.vector_norm(a, ord=math.inf)) if a.numel() else 0.0 for a in arrays)
-    return 2.0 ** math.floor(math.log2(largest)) if largest > 0 and math.isfinite(largest) else 1.0
+def as_features(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Rows of features as a CPU tensor in float32 (if they are, or convert to it exactly) or float64."""
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).cpu()
+    exact_in_float32 = t.dtype in (torch.float16, torch.bfloat16, torch.float32)
+    return t.to(torch.float32 if exact_in_float32 else torch.float64)
 
 
 def pair_distances(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """float64 distances |a[rows] - b[cols]| from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which
-    cancels for near neighbours), in batches gathered into two buffers that stay in cache; the radii and the
-    pair decisions share it, so ties stay ties."""
+    cancels for near neighbours), in batches gathered into buffers that stay in cache; the radii and the pair
+    decisions share it, so ties stay ties."""
     out = torch.empty(len(rows), dtype=torch.float64)
     step = max(1, EXACT_BATCH // max(1, a.shape[1]))
-    diff, other = (torch.empty(min(step, len(rows)), a.shape[1], dtype=torch.float64) for _ in range(2))
+    size = min(step, len(rows))
+    gathered_a = torch.empty(size, a.shape[1], dtype=a.dtype)
+    gathered_b = torch.empty(size, b.shape[1], dtype=b.dtype)
+    diff = torch.empty(size, a.shape[1], dtype=torch.float64)
     for start in range(0, len(rows), step):
         sl = slice(start, start + step)
         n = len(rows[sl])
-        torch.index_select(a, 0, rows[sl], out=diff[:n])
-        torch.index_select(b, 0, cols[sl], out=other[:n])
-        out[sl] = torch.linalg.vector_norm(diff[:n].sub_(other[:n]), dim=1)
+        torch.index_select(a, 0, rows[sl], out=gathered_a[:n])
+        torch.index_select(b, 0, cols[sl], out=gathered_b[:n])
+        out[sl] = torch.linalg.vector_norm(diff[:n].copy_(gathered_a[:n]).sub_(gathered_b[:n]), dim=1)
     return out
-
-
-def order_keys(product: torch.Tensor) -> torch.Tensor:
-    """Integer keys ordered as max(value, 0): the float's bits viewed as an integer (bfloat16 -> int16, float32
-    -> int32) order non-negative floats as the floats, and every value <= 0 (-0 included) has a key <= 0.
-    Integer passes are several times faster than bfloat16 ones on CPU."""
-    return product.view(torch.int16 if product.dtype == torch.bfloat16 else torch.int32)
-
-
-def key_value(keys: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """float64 max(value, 0) of `order_keys` output."""
-    return keys.clamp_min(0).view(dtype).double()
 
 
 def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -188,41 +87,58 @@ def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.T
     return cols.gather(1, pick[:, :n]), left_out.to(keys.dtype)
 
 
-def _padded(rhs: torch.Tensor, dim: int) -> torch.Tensor:
-    """rhs with rows appended up to a multiple of PAD_TO whose product is +inf: zeros, but +inf in the first
-    piece of the column scalar (where the lhs has a 1)."""
-    pad_rows = torch.zeros(-len(rhs) % PAD_TO, rhs.shape[1], dtype=rhs.dtype)
-    pad_rows[:, dim] = float("inf")
-    return torch.cat([rhs, pad_rows])
-
-
-def real_radii(real: torch.Tensor, rounded: Rounded, k: int, screen: Screen) -> torch.Tensor:
-    """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself); `rounded`
-    is `screen.round(real)`.
-
-    The screen yields, up to its output rounding, lower bounds of every d_ij^2 (the row scalar is |x_i|^2 minus
-    the row's error share); clamped at 0 they still are.
-    """
-    n_real, dim = real.shape
-    sq = rounded.norm.square()  # within a few units of rounding of |x|^2: far inside the slack of `err`
-    scalar = sq - screen.err(sq, sq)  # each side's |x|^2 less its share of the bound
-    lhs = screen.lhs(rounded, scalar)
-    rhs_t = _padded(screen.rhs(rounded, scalar), dim).T.contiguous()
+def real_radii(real: torch.Tensor, lhs: Side, rhs: Side, screen: Screen, scale: float, k: int) -> torch.Tensor:
+    """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself), from the
+    screen product of `lhs` and `rhs`, both made from the reals divided by `scale` with zero scalars (so the
+    product bounds d^2 / scale^2)."""
+    n_real = len(real)
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
     for start in range(0, n_real, RADII_CHUNK):
         rows = torch.arange(start, min(start + RADII_CHUNK, n_real))
-        keys = order_keys(lhs[rows] @ rhs_t)
+        keys = order_keys(lhs.matrix[rows] @ rhs.matrix)
         cand, left_out = _smallest_per_row(keys, n_cand)
-        exact = pair_distances(real, real, rows.repeat_interleave(cand.shape[1]), cand.reshape(-1))
-        radii[rows] = exact.view(len(rows), -1).sort(dim=1).values[:, k]
-        # Every excluded true d^2 is at least the smallest excluded screened value less its output rounding.
-        threshold = radii[rows].pow(2)
-        doubtful = screen.lower(key_value(left_out, screen.dtype)) <= threshold
+        screened = key_value(keys.gather(1, cand), screen.dtype)
+        low = screen.lower(screened)
+        high = screen.upper(screened.view(-1), lhs, rhs, rows.repeat_interleave(n_cand), cand.reshape(-1))
+        high = high.view(len(rows), n_cand)
+        radii[rows] = _kth_among(real, rows, cand, low, high, scale, k)
+        # That is the radius unless an entry outside the candidates may lie below it: then check every entry
+        # whose bound does not exclude it.
+        reach = screen.keys_up_to((radii[rows] / scale).square())
+        doubtful = left_out <= reach
         if doubtful.any():
-            lower = screen.lower(key_value(keys[doubtful, :n_real], screen.dtype))
-            radii[rows[doubtful]] = _kth_within(real, rows[doubtful], lower <= threshold[doubtful, None], k)
+            within = keys[doubtful, :n_real] <= reach[doubtful, None]
+            radii[rows[doubtful]] = _kth_within(real, rows[doubtful], within, k)
     return radii
+
+
+def _kth_among(real: torch.Tensor, rows: torch.Tensor, cand: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
+              scale: float, k: int) -> torch.Tensor:
+    """Exact k-th smallest distance (0-based) from each real in `rows` to its candidates, given bounds `low` and
+    `high` of their scaled squared distances, with as few exact distances as the bounds allow.
+
+    The k-th smallest lies between the k-th smallest lower and upper bounds: candidates wholly below that bracket
+    rank before it (s of them), those above it after, and it is the (k - s)-th smallest exact distance of the
+    rest. Those are taken in two rounds by rising lower bound: the first k + 1 - s (and FIRST_EXTRA more) give
+    an upper bound t of the k-th, and the second round takes only the rest whose lower bound is <= t^2.
+    """
+    order = low.argsort(dim=1)
+    cand, low, high = (x.gather(1, order) for x in (cand, low, high))
+    floor, ceiling = low[:, k], high.kthvalue(k + 1, dim=1).values
+    below = high < floor[:, None]
+    unsure = ~below & (low <= ceiling[:, None])
+    rank = (k - below.sum(dim=1))[:, None]
+    table = torch.full(unsure.shape, float("inf"), dtype=torch.float64)
+
+    def measure(mask: torch.Tensor) -> torch.Tensor:
+        at_rows, at_cols = mask.nonzero(as_tuple=True)
+        table[at_rows, at_cols] = pair_distances(real, real, rows[at_rows], cand[at_rows, at_cols])
+        return table.sort(dim=1).values.gather(1, rank)
+
+    first = unsure & (unsure.cumsum(dim=1) <= rank + 1 + FIRST_EXTRA)
+    bound = measure(first)
+    return measure(unsure & ~first & (low <= (bound / scale).square()))[:, 0]
 
 
 def _kth_within(real: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
@@ -257,29 +173,27 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     `screen_dtype` picks the screening product's precision (default: `fast_screen_dtype()`); the values do not
     depend on it.
     """
-    real64 = torch.as_tensor(np.asarray(real), dtype=torch.float64)
-    fake64 = torch.as_tensor(np.asarray(fake), dtype=torch.float64)
-    scale = _power_of_two_scale(real64, fake64)
-    real64, fake64 = real64 / scale, fake64 / scale
-    screen = Screen(screen_dtype or fast_screen_dtype(), real64.shape[1])
-    rounded_real = screen.round(real64)
-    radii = real_radii(real64, rounded_real, k, screen)
-    r2 = radii.pow(2)
-    rounded_fake = screen.round(fake64)
-    real_sq, fake_sq = rounded_real.norm.square(), rounded_fake.norm.square()
-    # s_ij = |f_i|^2 + |r_j|^2 - r_j^2 - 2 f_i.r_j; the product yields s_ij minus its error bound, a lower bound
-    # of s, so every pair with s < 0 (f_i inside real j's ball) is among those with a product <= 0.
-    row = fake_sq - screen.err(fake_sq, fake_sq)
-    col = real_sq - r2 - screen.err(real_sq, real_sq + r2)
-    lhs = screen.lhs(rounded_fake, row)
-    rhs_t = _padded(screen.rhs(rounded_real, col), real64.shape[1]).T.contiguous()
-    fake_parts, real_parts = [], []
-    for start in range(0, len(fake64), chunk):
-        rows, cols = nonpositive(order_keys(lhs[start : start + chunk] @ rhs_t))
-        fake_parts.append(rows + start)
-        real_parts.append(cols)
-    fake_idx, real_idx = torch.cat(fake_parts), torch.cat(real_parts)
-    inside = pair_distances(fake64, real64, fake_idx, real_idx) < radii[real_idx]
-    covered = torch.zeros(len(real64), dtype=torch.bool)
-    covered[real_idx[inside]] = True
-    return {"coverage": float(covered.double().mean()), "density": float(inside.sum()) / (k * len(fake64))}
+    real, fake = as_features(real), as_features(fake)
+    scale = power_of_two_scale(real, fake)
+    screen = Screen(screen_dtype or fast_screen_dtype(), real.shape[1])
+    rounded_real = screen.round(real, scale)
+    no_scalar = torch.zeros(len(real), dtype=torch.float64)
+    real_rhs = screen.rhs(rounded_real, no_scalar)
+    radii = real_radii(real, screen.lhs(rounded_real, no_scalar), real_rhs, screen, scale, k)
+    # p_ij = d(f_i, r_j)^2 - r_j^2 (scaled): pair (i, j) is inside real j's ball iff p_ij < 0
+    real_rhs = screen.with_col(real_rhs, rounded_real.norm.square(), (radii / scale).square())
+    fake_lhs = screen.lhs(screen.round(fake, scale), torch.zeros(len(fake), dtype=torch.float64))
+    inside_parts, unsure_parts = [], []
+    for start in range(0, len(fake), chunk):
+        product = fake_lhs.matrix[start : start + chunk] @ real_rhs.matrix
+        rows, cols = nonpositive(order_keys(product))
+        surely_inside = screen.upper(product[rows, cols], fake_lhs, real_rhs, rows + start, cols) < 0
+        pairs = torch.stack([rows + start, cols])
+        inside_parts.append(pairs[:, surely_inside])
+        unsure_parts.append(pairs[:, ~surely_inside])
+    fake_idx, real_idx = torch.cat(unsure_parts, dim=1)
+    decided = pair_distances(fake, real, fake_idx, real_idx) < radii[real_idx]
+    inside = torch.cat([*inside_parts, torch.stack([fake_idx, real_idx])[:, decided]], dim=1)
+    covered = torch.zeros(len(real), dtype=torch.bool)
+    covered[inside[1]] = True
+    return {"coverage": float(covered.double().mean()), "density": inside.shape[1] / (k * len(fake))}

@@ -1,0 +1,196 @@
+"""A low-precision matrix product that brackets distance comparisons, for Coverage/Density's screen.
+
+For rows a_i, b_j and per-row / per-column scalars s_i, t_j, the product of a `Side` made by `Screen.lhs` with one
+made by `Screen.rhs` is, up to rounding, p_ij = |a_i|^2 + |b_j|^2 - 2 a_i.b_j - s_i - t_j: a squared distance
+less the two scalars. Each side subtracts its share of the product's error bound, so the computed p_ij never
+exceeds the true value, and `Screen.upper` adds that bound back to give a value never below it. Between the two
+lies a band of a few parts in a thousand of the squared norms (bfloat16): only the comparisons that fall inside
+a band need exact distances.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+ROUND_ROWS = 64  # rows per block when rounding features for the screen
+TAIL = 8  # columns after the features: three 1s, three scalar pieces, two rank-one factors
+PAD_TO = 64  # right-hand sides are padded to a width that the block passes over the product divide
+
+
+def fast_screen_dtype() -> torch.dtype:
+    """bfloat16 where the CPU multiplies it in hardware (AMX tiles or AVX512-BF16: 3-4x float32), else float32."""
+    return torch.bfloat16 if torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported() \
+        else torch.float32
+
+
+def power_of_two_scale(*arrays: torch.Tensor) -> float:
+    """A power of two near the largest |entry|: dividing by it is exact and leaves every distance comparison
+    unchanged, while bringing features of any finite scale (1e-30 ... 1e30) into float32's range."""
+    largest = max(max(-float(low), float(high)) for low, high in (a.aminmax() for a in arrays if a.numel()))
+    return 2.0 ** math.floor(math.log2(largest)) if largest > 0 and math.isfinite(largest) else 1.0
+
+
+_KEY = {torch.bfloat16: torch.int16, torch.float32: torch.int32}
+
+
+def order_keys(product: torch.Tensor) -> torch.Tensor:
+    """Integer keys ordered as max(value, 0): the float's bits viewed as an integer (bfloat16 -> int16, float32
+    -> int32) order non-negative floats as the floats, and every value <= 0 (-0 included) has a key <= 0.
+    Integer passes are several times faster than bfloat16 ones on CPU."""
+    return product.view(_KEY[product.dtype])
+
+
+def key_value(keys: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """float64 max(value, 0) of `order_keys` output."""
+    return keys.clamp_min(0).view(dtype).double()
+
+
+class Rounded(NamedTuple):
+    """Features divided by a power of two and rounded to the screen's dtype, laid out as the rows of a left-hand
+    side (the TAIL columns still empty), with per row |a - a^|, |a| and |a^| (float64, of the scaled rows)."""
+
+    matrix: torch.Tensor
+    residual: torch.Tensor
+    norm: torch.Tensor
+    rounded_norm: torch.Tensor
+
+
+class Side(NamedTuple):
+    """One operand of the screen product, and what the upper bound needs from each of its rows: the error share
+    its scalar subtracted (float64), and its two rank-one factors as the product holds them (n x 2, >= 0)."""
+
+    matrix: torch.Tensor
+    err: torch.Tensor
+    rank_one: torch.Tensor
+
+
+class Screen:
+    """Lower and upper bounds of p_ij from one product in `dtype` (float32 accumulation).
+
+    The rounding of the inputs: |a.b - a^.b^| <= |a - a^| |b^| + |a| |b - b^|, a rank-one term that the product
+    subtracts itself (two extra columns, rounded up), so the band is as narrow as the actual rounding. The float32
+    accumulation over K terms (Higham, Thm 3.4: gamma_K times the sum of |terms|) separates into E |a|^2 per row
+    and E |b|^2 per column, plus g' |scalar| for the scalars, which enter as three `dtype` pieces (24 significant
+    bits). Each side subtracts twice its share: the extra share is a margin that keeps every comparison the screen
+    decides far from float64's own rounding, so the exact float64 distances would decide it the same way. A bf16
+    product is rounded to nearest bf16 on output, which moves it by at most half a unit in the last place.
+    """
+
+    def __init__(self, dtype: torch.dtype, dim: int):
+        self.dtype = dtype
+        self.dim = dim
+        self.u_in = torch.finfo(dtype).eps / 2
+        k_terms = dim + TAIL
+        u32 = 2.0**-24
+        gamma = k_terms * u32 / (1 - k_terms * u32)
+        margin = 2
+        self.vector_err = margin * 3 * gamma * (1 + self.u_in) ** 2
+        self.scalar_err = margin * (2 * gamma + 2.0**-22)
+        # significant bits of the output (float32: the accumulator itself, nothing to add)
+        self.out_bits = None if dtype == torch.float32 else 1 - round(math.log2(torch.finfo(dtype).eps))
+
+    def err(self, sq: torch.Tensor, scalar: torch.Tensor) -> torch.Tensor:
+        """One side's error share, for rows of squared norm `sq` whose scalar has magnitude `scalar`."""
+        return self.vector_err * sq + self.scalar_err * scalar.abs()
+
+    def _pieces(self, v: torch.Tensor) -> torch.Tensor:
+        """v (float64) as three `dtype` rows whose float32 sum is v to 24 significant bits."""
+        hi = v.to(self.dtype)
+        mid = (v - hi.double()).to(self.dtype)
+        lo = (v - hi.double() - mid.double()).to(self.dtype)
+        return torch.stack([hi, mid, lo])
+
+    def _up(self, v: torch.Tensor) -> torch.Tensor:
+        """v >= 0 rounded to `dtype`, never below v."""
+        return (v * (1 + 4 * self.u_in)).to(self.dtype)
+
+    def round(self, a: torch.Tensor, scale: float) -> Rounded:
+        """a / scale rounded to `dtype`, with the norms the bounds need, in one pass over blocks of rows that stay
+        in cache; `a` keeps its own dtype (float32 or float64) outside the blocks."""
+        n = len(a)
+        matrix = torch.empty(n, self.dim + TAIL, dtype=self.dtype)
+        residual, norm, rounded_norm = (torch.empty(n, dtype=torch.float64) for _ in range(3))
+        for start in range(0, n, ROUND_ROWS):
+            rows = slice(start, start + ROUND_ROWS)
+            block = a[rows].to(torch.float64, copy=True)  # a copy: the caller's features stay untouched
+            if scale != 1.0:
+                block.div_(scale)
+            matrix[rows, : self.dim] = block
+            rounded = matrix[rows, : self.dim].double()
+            torch.linalg.vector_norm(block, dim=1, out=norm[rows])
+            torch.linalg.vector_norm(rounded, dim=1, out=rounded_norm[rows])
+            torch.linalg.vector_norm(block.sub_(rounded), dim=1, out=residual[rows])
+        return Rounded(matrix, residual, norm, rounded_norm)
+
+    def lhs(self, a: Rounded, row: torch.Tensor) -> Side:
+        """Rows [a^_i, 1, 1, 1, pieces of |a_i|^2 - row_i - e_i, |a_i - a^_i|, |a_i|]; fills the TAIL columns of
+        `a.matrix` in place."""
+        sq = a.norm.square()
+        e = self.err(sq, sq + row.abs())
+        tail = a.matrix[:, self.dim :]
+        tail[:, :3] = 1
+        tail[:, 3:6] = self._pieces(sq - row - e).T
+        rank_one = torch.stack([self._up(a.residual), self._up(a.norm)], dim=1)
+        tail[:, 6:] = rank_one
+        return Side(a.matrix, e, rank_one.double())
+
+    def rhs(self, b: Rounded, col: torch.Tensor) -> Side:
+        """The transposed, contiguous features x rows matrix of rows [-2 b^_j, pieces of |b_j|^2 - col_j - e_j,
+        1, 1, 1, -|2 b^_j|, -|2 (b_j - b^_j)|] (-2 b^ is exactly the rounding of -2 b), padded to a multiple of
+        PAD_TO rows whose product is +inf (the pieces' 1s meet +inf)."""
+        n = len(b.matrix)
+        width = n + (-n % PAD_TO)
+        matrix = torch.zeros(self.dim + TAIL, width, dtype=self.dtype)
+        for start in range(0, n, ROUND_ROWS):  # transposed block by block: twice as fast as in one go
+            cols = slice(start, min(start + ROUND_ROWS, n))
+            torch.mul(b.matrix[cols, : self.dim].T, -2, out=matrix[: self.dim, cols])
+        matrix[self.dim, n:] = float("inf")
+        matrix[self.dim + 3 : self.dim + 6, :n] = 1
+        rank_one = torch.stack([self._up(2 * b.rounded_norm), self._up(2 * b.residual)])
+        matrix[self.dim + 6 :, :n] = -rank_one
+        side = Side(matrix, torch.empty(0), rank_one.double().T)
+        return self.with_col(side, b.norm.square(), col)
+
+    def with_col(self, side: Side, sq: torch.Tensor, col: torch.Tensor) -> Side:
+        """A right-hand side with new column scalars (in place), for rows of squared norm `sq`."""
+        e = self.err(sq, sq + col.abs())
+        side.matrix[self.dim : self.dim + 3, : len(sq)] = self._pieces(sq - col - e)
+        return Side(side.matrix, e, side.rank_one)
+
+    def keys_up_to(self, bound: torch.Tensor) -> torch.Tensor:
+        """For each float64 `bound` >= 0, the largest key (see `order_keys`) of an output whose `lower` is <= bound.
+        `lower` rises with the key, and the output nearest the bound lies within a key of it, so the answer is
+        among the next few keys above two below it."""
+        start = order_keys(bound.to(self.dtype)).int() - 2
+        best = start
+        for step in range(1, 5):
+            key = start + step
+            fits = self.lower(key_value(key.to(_KEY[self.dtype]), self.dtype)) <= bound
+            best = torch.where(fits, key, best)
+        return best.to(_KEY[self.dtype])
+
+    def _half_ulp(self, out: torch.Tensor) -> torch.Tensor:
+        """Half the output's unit in the last place (2^(e - bits) for out = m 2^e, m in [0.5, 1); at a power of
+        two that is the wider unit above it), never below half the smallest subnormal step; 0 for float32."""
+        if self.out_bits is None:
+            return torch.zeros_like(out)
+        _, exponent = torch.frexp(out)
+        min_half_step = torch.finfo(self.dtype).smallest_normal * torch.finfo(self.dtype).eps / 2
+        return torch.ldexp(torch.ones_like(out), exponent - self.out_bits - 1).clamp_min(min_half_step)
+
+    def lower(self, out: torch.Tensor) -> torch.Tensor:
+        """A float64 value never above the true p of a product output `out`."""
+        out = out.double()
+        return out - self._half_ulp(out)
+
+    def upper(self, out: torch.Tensor, lhs: Side, rhs: Side, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """A float64 value never below the true p_ij of the product outputs `out` at (rows, cols): the computed
+        product lies at most twice the rank-one term and twice both error shares (the doubled share each side
+        subtracted, the accumulation, the margin) below p_ij; the sum is taken 2^-40 larger for its own float64
+        rounding."""
+        out = out.double()
+        slack = 2 * (lhs.rank_one[rows] * rhs.rank_one[cols]).sum(dim=1) + 2 * (lhs.err[rows] + rhs.err[cols])
+        return out + self._half_ulp(out) + slack * (1 + 2.0**-40)
