@@ -115,6 +115,23 @@ def test_coverage_density_exact_on_ties(dim, duplicates, screen):
     assert ours["density"] == pytest.approx(ref["density"], abs=1e-6)
 
 
+@pytest.mark.parametrize("screen", SCREENS)
+def test_coverage_density_exact_when_every_candidate_ties(screen, monkeypatch):
+    """300 copies of one point: each copy's k-th neighbour ties with 299 entries, so no candidate list is ever
+    enough and those rows end in the check of every entry their bound does not exclude."""
+    import ignbench.metrics.prdc as prdc_module
+
+    rng = np.random.default_rng(3)
+    real = np.concatenate([np.repeat(rng.normal(size=(1, 6)), 300, axis=0), rng.normal(size=(100, 6))])
+    fake = np.concatenate([real[:20] + 1e-3, rng.normal(size=(200, 6))])
+    calls = []
+    checked = prdc_module._kth_within
+    monkeypatch.setattr(prdc_module, "_kth_within", lambda *args: calls.append(len(args[1])) or checked(*args))
+    ours = coverage_density(real, fake, k=5, chunk=64, screen_dtype=screen)
+    assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
+    assert sum(calls) >= 300
+
+
 def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(7)
     real, fake = rng.normal(size=(600, 84)), rng.normal(0.2, 1.0, size=(500, 84))

@@ -28,9 +28,11 @@ import torch
 from ignbench.metrics.screen import Screen, Side, fast_screen_dtype, key_value, order_keys, power_of_two_scale
 
 DEFAULT_K = 5
-CANDIDATE_MARGIN = 12  # extra screened neighbours kept when bracketing each real's k-th neighbour
+CANDIDATE_MARGIN = 4  # extra screened neighbours first kept when bracketing each real's k-th neighbour
+RETRY_SHARE = 0.05  # share of a chunk's rows tried again above which the next chunks keep twice the candidates
+MAX_CANDIDATES = 256  # past this, a row's exact distances are taken to every entry its bound does not exclude
 FIRST_EXTRA = 2  # candidates measured beyond the fewest that bound a real's k-th neighbour distance
-RADII_CHUNK = 512
+RADII_CHUNK = 1024
 GROUP = 32  # column groups for the neighbour pre-selection in `_smallest_per_row`
 BLOCK = 64  # columns per block when collecting the sparse screened pairs (divides screen.PAD_TO)
 EXACT_BATCH = 1 << 17  # coordinates per batch of exact pair distances (1 MiB of float64: stays in cache)
@@ -50,15 +52,16 @@ def pair_distances(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: t
     out = torch.empty(len(rows), dtype=torch.float64)
     step = max(1, EXACT_BATCH // max(1, a.shape[1]))
     size = min(step, len(rows))
-    gathered_a = torch.empty(size, a.shape[1], dtype=a.dtype)
-    gathered_b = torch.empty(size, b.shape[1], dtype=b.dtype)
-    diff = torch.empty(size, a.shape[1], dtype=torch.float64)
+    gathered = [torch.empty(size, x.shape[1], dtype=x.dtype) for x in (a, b)]
+    diff, other = (torch.empty(size, a.shape[1], dtype=torch.float64) for _ in range(2))
     for start in range(0, len(rows), step):
         sl = slice(start, start + step)
         n = len(rows[sl])
-        torch.index_select(a, 0, rows[sl], out=gathered_a[:n])
-        torch.index_select(b, 0, cols[sl], out=gathered_b[:n])
-        out[sl] = torch.linalg.vector_norm(diff[:n].copy_(gathered_a[:n]).sub_(gathered_b[:n]), dim=1)
+        torch.index_select(a, 0, rows[sl], out=gathered[0][:n])
+        torch.index_select(b, 0, cols[sl], out=gathered[1][:n])
+        # both sides in float64 before subtracting (a mixed-dtype subtraction is slower than the two copies)
+        diff[:n].copy_(gathered[0][:n]).sub_(other[:n].copy_(gathered[1][:n]))
+        out[sl] = torch.linalg.vector_norm(diff[:n], dim=1)
     return out
 
 
@@ -90,27 +93,43 @@ def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.T
 def real_radii(real: torch.Tensor, lhs: Side, rhs: Side, screen: Screen, scale: float, k: int) -> torch.Tensor:
     """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself), from the
     screen product of `lhs` and `rhs`, both made from the reals divided by `scale` with zero scalars (so the
-    product bounds d^2 / scale^2)."""
+    product bounds d^2 / scale^2).
+
+    How many candidates a row needs grows with how concentrated the distances are (with the dimension, for
+    Gaussian features): rows whose candidates may have missed a neighbour are tried again with twice as many,
+    and when more than RETRY_SHARE of a chunk's rows were, the next chunks start with twice as many too.
+    """
     n_real = len(real)
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
     for start in range(0, n_real, RADII_CHUNK):
         rows = torch.arange(start, min(start + RADII_CHUNK, n_real))
         keys = order_keys(lhs.matrix[rows] @ rhs.matrix)
-        cand, left_out = _smallest_per_row(keys, n_cand)
-        screened = key_value(keys.gather(1, cand), screen.dtype)
-        low = screen.lower(screened)
-        high = screen.upper(screened.view(-1), lhs, rhs, rows.repeat_interleave(n_cand), cand.reshape(-1))
-        high = high.view(len(rows), n_cand)
-        radii[rows] = _kth_among(real, rows, cand, low, high, scale, k)
-        # That is the radius unless an entry outside the candidates may lie below it: then check every entry
-        # whose bound does not exclude it.
-        reach = screen.keys_up_to((radii[rows] / scale).square())
-        doubtful = left_out <= reach
-        if doubtful.any():
-            within = keys[doubtful, :n_real] <= reach[doubtful, None]
-            radii[rows[doubtful]] = _kth_within(real, rows[doubtful], within, k)
+        doubtful = _radii_among_candidates(radii, real, rows, keys, n_cand, lhs, rhs, screen, scale, k)
+        if doubtful.double().mean() > RETRY_SHARE:
+            n_cand = min(2 * n_cand, n_real)
+        size = n_cand
+        while doubtful.any():
+            rows, keys, size = rows[doubtful], keys[doubtful], 2 * size
+            if size > MAX_CANDIDATES or size >= n_real:  # every entry that the bound does not exclude
+                reach = screen.keys_up_to((radii[rows] / scale).square())
+                radii[rows] = _kth_within(real, rows, keys[:, :n_real] <= reach[:, None], k)
+                break
+            doubtful = _radii_among_candidates(radii, real, rows, keys, size, lhs, rhs, screen, scale, k)
     return radii
+
+
+def _radii_among_candidates(radii: torch.Tensor, real: torch.Tensor, rows: torch.Tensor, keys: torch.Tensor,
+                            n_cand: int, lhs: Side, rhs: Side, screen: Screen, scale: float, k: int) -> torch.Tensor:
+    """Sets radii[rows] to the k-th smallest distance among each row's n_cand candidates (its smallest screened
+    keys), and returns which rows it may not be the radius of: those where an entry outside the candidates
+    has a lower bound that reaches it."""
+    cand, left_out = _smallest_per_row(keys, n_cand)
+    screened = key_value(keys.gather(1, cand), screen.dtype)
+    low = screen.lower(screened)
+    high = screen.upper(screened.view(-1), lhs, rhs, rows.repeat_interleave(n_cand), cand.reshape(-1))
+    radii[rows] = _kth_among(real, rows, cand, low, high.view(len(rows), n_cand), scale, k)
+    return left_out <= screen.keys_up_to((radii[rows] / scale).square())
 
 
 def _kth_among(real: torch.Tensor, rows: torch.Tensor, cand: torch.Tensor, low: torch.Tensor, high: torch.Tensor,

@@ -27,10 +27,13 @@ def fast_screen_dtype() -> torch.dtype:
 
 
 def power_of_two_scale(*arrays: torch.Tensor) -> float:
-    """A power of two near the largest |entry|: dividing by it is exact and leaves every distance comparison
-    unchanged, while bringing features of any finite scale (1e-30 ... 1e30) into float32's range."""
+    """1 where the largest |entry| lies within 2^-24 ... 2^24, else a power of two near it: dividing by it is
+    exact and leaves every distance comparison unchanged, while bringing features of any finite scale
+    (1e-30 ... 1e30) into the range where float32 squares and sums neither overflow nor underflow."""
     largest = max(max(-float(low), float(high)) for low, high in (a.aminmax() for a in arrays if a.numel()))
-    return 2.0 ** math.floor(math.log2(largest)) if largest > 0 and math.isfinite(largest) else 1.0
+    if not (largest > 0 and math.isfinite(largest)) or 2.0**-24 <= largest <= 2.0**24:
+        return 1.0
+    return 2.0 ** math.floor(math.log2(largest))
 
 
 _KEY = {torch.bfloat16: torch.int16, torch.float32: torch.int32}
@@ -109,20 +112,19 @@ class Screen:
 
     def round(self, a: torch.Tensor, scale: float) -> Rounded:
         """a / scale rounded to `dtype`, with the norms the bounds need, in one pass over blocks of rows that stay
-        in cache; `a` keeps its own dtype (float32 or float64) outside the blocks."""
+        in cache. A block stays in a's dtype unless it must be scaled (then float64): a - a^ is exact in either,
+        since a^ lies within a factor 2 of a, and the norms are taken in float64."""
         n = len(a)
         matrix = torch.empty(n, self.dim + TAIL, dtype=self.dtype)
         residual, norm, rounded_norm = (torch.empty(n, dtype=torch.float64) for _ in range(3))
         for start in range(0, n, ROUND_ROWS):
             rows = slice(start, start + ROUND_ROWS)
-            block = a[rows].to(torch.float64, copy=True)  # a copy: the caller's features stay untouched
-            if scale != 1.0:
-                block.div_(scale)
+            block = a[rows] if scale == 1.0 else a[rows].double() / scale
             matrix[rows, : self.dim] = block
-            rounded = matrix[rows, : self.dim].double()
-            torch.linalg.vector_norm(block, dim=1, out=norm[rows])
-            torch.linalg.vector_norm(rounded, dim=1, out=rounded_norm[rows])
-            torch.linalg.vector_norm(block.sub_(rounded), dim=1, out=residual[rows])
+            rounded = matrix[rows, : self.dim].to(block.dtype, copy=True)
+            torch.linalg.vector_norm(block, dim=1, dtype=torch.float64, out=norm[rows])
+            torch.linalg.vector_norm(rounded, dim=1, dtype=torch.float64, out=rounded_norm[rows])
+            torch.linalg.vector_norm(rounded.sub_(block), dim=1, dtype=torch.float64, out=residual[rows])
         return Rounded(matrix, residual, norm, rounded_norm)
 
     def lhs(self, a: Rounded, row: torch.Tensor) -> Side:
