@@ -9,11 +9,11 @@ CPUs with AMX or AVX512-BF16 units, float32 elsewhere) brackets every squared-di
 rigorous lower and upper bound; only the comparisons whose bracket straddles the threshold are decided with
 float64 distances from coordinate differences. Nothing depends on the screen's precision but the speed.
 
-- Radii: the k+1+CANDIDATE_MARGIN smallest lower bounds of each row name the candidates. The k-th smallest
-  lower and upper bounds among them bracket the k-th smallest candidate distance; candidates wholly below the
-  bracket need no distance, those wholly above it are out, and the exact distances of the rest give it by rank.
-  It is the radius unless an excluded entry's bound reaches it, in which case every entry that bound does not
-  exclude is checked.
+- Radii: the smallest lower bounds of each row name its candidates. The k-th smallest lower and upper bounds
+  among them bracket the k-th smallest candidate distance; candidates wholly below the bracket need no distance,
+  those wholly above it are out, and the exact distances of the rest give it by rank. It is the radius unless an
+  excluded entry's bound reaches it: then the row is tried again with twice the candidates, and past
+  MAX_CANDIDATES every entry that bound does not exclude is checked.
 - Coverage and density: the product is augmented so that it yields, per (fake, real) pair, bounds of
   d(fake, real)^2 - r^2. Only the pairs whose lower bound is <= 0 can lie inside a ball (a few per fake); of
   those, the ones whose upper bound is < 0 lie inside, and only the rest need a distance. The fake-fake distance
@@ -163,9 +163,9 @@ def _kth_among(real: torch.Tensor, rows: torch.Tensor, cand: torch.Tensor, low: 
 def _kth_within(real: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
     """Exact k-th smallest distance (0-based) from each real in `rows` to the reals its mask row selects.
 
-    Used for rows whose first candidates may have missed a neighbour: the k-th exact distance among them bounds
-    the true radius from above, so only the entries whose lower bound reaches it can matter, and the mask holds
-    exactly those.
+    Used for rows whose candidate lists kept missing a neighbour: the k-th exact distance among the last list
+    bounds the true radius from above, so only the entries whose lower bound reaches it can matter, and the
+    mask holds exactly those.
     """
     row_idx, cols = mask.nonzero(as_tuple=True)
     counts = mask.sum(dim=1)
