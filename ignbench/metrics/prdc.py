@@ -105,10 +105,10 @@ def real_radii(real: torch.Tensor, lhs: Side, rhs: Side, screen: Screen, scale: 
     for start in range(0, n_real, RADII_CHUNK):
         rows = torch.arange(start, min(start + RADII_CHUNK, n_real))
         keys = order_keys(lhs.matrix[rows] @ rhs.matrix)
-        doubtful = _radii_among_candidates(radii, real, rows, keys, n_cand, lhs, rhs, screen, scale, k)
+        size = n_cand
+        doubtful = _radii_among_candidates(radii, real, rows, keys, size, lhs, rhs, screen, scale, k)
         if doubtful.double().mean() > RETRY_SHARE:
             n_cand = min(2 * n_cand, n_real)
-        size = n_cand
         while doubtful.any():
             rows, keys, size = rows[doubtful], keys[doubtful], 2 * size
             if size > MAX_CANDIDATES or size >= n_real:  # every entry that the bound does not exclude
