@@ -15,6 +15,7 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from ignbench.data.images import load_labelled
 from ignbench.metrics import lenet
+from ignbench.metrics import screen as screen_module
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
 from ignbench.metrics.prdc import BLOCK, coverage_density, nonpositive
@@ -99,9 +100,17 @@ def brute_force_coverage_density(real: np.ndarray, fake: np.ndarray, k: int) -> 
 SCREENS = [torch.bfloat16, torch.float32]  # both screening precisions, whichever this CPU would pick
 
 
+@pytest.fixture(params=[True, False], ids=["bracket", "lower-only"])
+def bracket(request, monkeypatch):
+    """Both ways of deciding: with upper bounds (the default from screen.BRACKET_MIN_DIM features on), and with
+    lower bounds only, every screened comparison measured exactly."""
+    monkeypatch.setattr(screen_module, "BRACKET_MIN_DIM", 0 if request.param else 10**9)
+    return request.param
+
+
 @pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize(("dim", "duplicates"), [(12, 1), (3, 2)])
-def test_coverage_density_exact_on_ties(dim, duplicates, screen):
+def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket):
     """Integer features put thousands of distances exactly on a radius (strict < decides them); in 3-d with
     duplicated points, ties at the k-th neighbour also send rows to the bounded re-check of the radius search."""
     rng = np.random.default_rng(duplicates)
@@ -116,7 +125,7 @@ def test_coverage_density_exact_on_ties(dim, duplicates, screen):
 
 
 @pytest.mark.parametrize("screen", SCREENS)
-def test_coverage_density_exact_when_every_candidate_ties(screen, monkeypatch):
+def test_coverage_density_exact_when_every_candidate_ties(screen, bracket, monkeypatch):
     """300 copies of one point: each copy's k-th neighbour ties with 299 entries, so no candidate list is ever
     enough and those rows end in the check of every entry their bound does not exclude."""
     import ignbench.metrics.prdc as prdc_module
@@ -152,7 +161,7 @@ def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30", "scale 1e-25",
                                   "scale 1e20"])
 @pytest.mark.parametrize("screen", SCREENS)
-def test_coverage_density_exact_on_hard_inputs(case, screen):
+def test_coverage_density_exact_on_hard_inputs(case, screen, bracket):
     """Identical to plain float64 definitions (1e-12) with outliers, heavy tails, duplicated rows and at feature
     scales where float32 under- or overflows: no silent loss of precision at any finite scale."""
     real, fake = _hard_case(case)
@@ -169,7 +178,7 @@ def test_screen_brackets_every_pair(case, screen):
     narrower than the squared norms involved."""
     real, fake = (torch.as_tensor(a) for a in _hard_case(case))
     scale = power_of_two_scale(real, fake)
-    bound = Screen(screen, real.shape[1])
+    bound = Screen(screen, real.shape[1], bracket=True)
     row, col = torch.linspace(-3, 5, len(fake), dtype=torch.float64), torch.linspace(2, -1, len(real),
                                                                                     dtype=torch.float64)
     lhs, rhs = bound.lhs(bound.round(fake, scale), row), bound.rhs(bound.round(real, scale), col)

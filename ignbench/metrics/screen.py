@@ -18,6 +18,7 @@ import torch
 ROUND_ROWS = 64  # rows per block when rounding features for the screen
 TAIL = 8  # columns after the features: three 1s, three scalar pieces, two rank-one factors
 PAD_TO = 64  # right-hand sides are padded to a width that the block passes over the product divide
+BRACKET_MIN_DIM = 256  # feature sizes from which upper bounds spare enough exact distances to pay for themselves
 
 
 def fast_screen_dtype() -> torch.dtype:
@@ -82,9 +83,11 @@ class Screen:
     product is rounded to nearest bf16 on output, which moves it by at most half a unit in the last place.
     """
 
-    def __init__(self, dtype: torch.dtype, dim: int):
+    def __init__(self, dtype: torch.dtype, dim: int, bracket: bool | None = None):
         self.dtype = dtype
         self.dim = dim
+        # below BRACKET_MIN_DIM features an exact distance costs less than its upper bound: `upper` gives +inf
+        self.bracket = dim >= BRACKET_MIN_DIM if bracket is None else bracket
         self.u_in = torch.finfo(dtype).eps / 2
         k_terms = dim + TAIL
         u32 = 2.0**-24
@@ -192,7 +195,9 @@ class Screen:
         """A float64 value never below the true p_ij of the product outputs `out` at (rows, cols): the computed
         product lies at most twice the rank-one term and twice both error shares (the doubled share each side
         subtracted, the accumulation, the margin) below p_ij; the sum is taken 2^-40 larger for its own float64
-        rounding."""
+        rounding. Without `bracket`, +inf."""
+        if not self.bracket:
+            return torch.full(out.shape, math.inf, dtype=torch.float64)
         out = out.double()
         slack = 2 * (lhs.rank_one[rows] * rhs.rank_one[cols]).sum(dim=1) + 2 * (lhs.err[rows] + rhs.err[cols])
         return out + self._half_ulp(out) + slack * (1 + 2.0**-40)
