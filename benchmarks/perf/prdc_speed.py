@@ -5,34 +5,58 @@ best-of-N timings of:
 - ignbench's `coverage_density`;
 - what prdc does for these two metrics: its real-real k-NN radii and its real-fake distance matrix
   (`compute_nearest_neighbour_distances`, `compute_pairwise_distance`), then its two formulas;
-- `prdc.compute_prdc` in full (all four metrics; it also builds the fake-fake matrix that precision needs).
-Prints the speed-ups against both, and the largest difference in value (it must be 0 up to float rounding).
+- with --full, `prdc.compute_prdc` in full (all four metrics; it also builds the fake-fake matrix that precision
+  needs).
+Prints the speed-ups, and the largest difference in value (it must be 0 up to prdc's float32 rounding).
+
+Each contender runs in a process of its own, as a user runs it, and the processes take turns call by call, so a
+slow phase of a shared machine hits them alike. In one process, torch's and scikit-learn's two OpenMP runtimes
+get in each other's way: one's spinning idle threads slowed the other x5 right after a call, and making every
+thread wait passively instead (OMP_WAIT_POLICY=PASSIVE) slowed ignbench's many short parallel passes x1.6.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-
-# torch and scikit-learn (under prdc) bring two OpenMP runtimes; interleaved, each one's spinning idle threads
-# starve the other (ignbench measured x5 slower right after a prdc call). Passive waiting makes the timing fair.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import multiprocessing as mp
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
 
 import numpy as np
-import prdc
-from common import best_of
-from prdc.prdc import compute_nearest_neighbour_distances, compute_pairwise_distance
 
-from ignbench.metrics.prdc import coverage_density
+K = 5
 
 
-def prdc_coverage_density(real: np.ndarray, fake: np.ndarray, k: int) -> dict[str, float]:
+def ignbench_coverage_density(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+    from ignbench.metrics.prdc import coverage_density  # imported here: the prdc workers never load torch
+
+    return coverage_density(real, fake, k=K)
+
+
+def prdc_coverage_density(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
     """prdc's own computation of coverage and density, without its precision and recall."""
-    radii = compute_nearest_neighbour_distances(real, k)
+    from prdc.prdc import compute_nearest_neighbour_distances, compute_pairwise_distance
+
+    radii = compute_nearest_neighbour_distances(real, K)
     real_fake = compute_pairwise_distance(real, fake)
-    density = (1.0 / k) * (real_fake < np.expand_dims(radii, axis=1)).sum(axis=0).mean()
+    density = (1.0 / K) * (real_fake < np.expand_dims(radii, axis=1)).sum(axis=0).mean()
     coverage = (real_fake.min(axis=1) < radii).mean()
     return {"coverage": float(coverage), "density": float(density)}
+
+
+def prdc_all_four(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
+    import prdc
+
+    out = prdc.compute_prdc(real, fake, nearest_k=K)
+    return {"coverage": float(out["coverage"]), "density": float(out["density"])}
+
+
+CONTENDERS: dict[str, Callable[[np.ndarray, np.ndarray], dict[str, float]]] = {
+    "ignbench": ignbench_coverage_density,
+    "prdc's coverage+density": prdc_coverage_density,
+    "prdc.compute_prdc": prdc_all_four,
+}
 
 
 def features(n: int, dim: int, case: str) -> tuple[np.ndarray, np.ndarray]:
@@ -44,32 +68,61 @@ def features(n: int, dim: int, case: str) -> tuple[np.ndarray, np.ndarray]:
     return real, fake
 
 
-def measure(real: np.ndarray, fake: np.ndarray, repeat: int, full: bool) -> str:
-    ours, ref = {}, {}
-    t_ours, t_ref = best_of(lambda: ours.update(coverage_density(real, fake, k=5)),
-                            lambda: ref.update(prdc_coverage_density(real, fake, 5)), repeat=repeat)
-    diff = max(abs(ours[m] - ref[m]) for m in ("coverage", "density"))
-    line = f"ignbench {t_ours:6.2f} s, prdc's coverage+density {t_ref:6.2f} s, x{t_ref / t_ours:5.1f}"
-    if full:
-        _, t_full = best_of(lambda: coverage_density(real, fake, k=5),
-                            lambda: prdc.compute_prdc(real, fake, nearest_k=5), repeat=1)
-        line += f"; prdc.compute_prdc {t_full:6.2f} s, x{t_full / t_ours:5.1f}"
-    return f"{line}; max |difference| {diff:.1e}; coverage {ours['coverage']:.4f}, density {ours['density']:.4f}"
+def worker(name: str, n: int, dim: int, case: str, conn: Connection) -> None:
+    """Builds the features, makes one warm-up call, then times one call per request until told to stop."""
+    real, fake = features(n, dim, case)
+    contender = CONTENDERS[name]
+    contender(real, fake)
+    conn.send("ready")
+    while conn.recv():
+        start = time.perf_counter()
+        values = contender(real, fake)
+        conn.send((time.perf_counter() - start, values))
+
+
+def measure(n: int, dim: int, case: str, names: list[str], repeat: int) -> dict[str, tuple[float, dict]]:
+    """Best time and the values of each contender, over `repeat` rounds in which they take turns."""
+    context = mp.get_context("spawn")
+    workers = []
+    for name in names:  # one at a time, so that no warm-up overlaps another's
+        here, there = context.Pipe()
+        process = context.Process(target=worker, args=(name, n, dim, case, there))
+        process.start()
+        assert here.recv() == "ready"
+        workers.append((name, process, here))
+    best: dict[str, tuple[float, dict]] = {}
+    for _ in range(repeat):
+        for name, _, conn in workers:
+            conn.send(True)
+            seconds, values = conn.recv()
+            if name not in best or seconds < best[name][0]:
+                best[name] = (seconds, values)
+    for _, process, conn in workers:
+        conn.send(False)
+        process.join()
+    return best
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--dims", type=int, nargs="+", default=[84, 1000, 2048])
     parser.add_argument("--cases", nargs="+", default=["gaussian", "outliers"])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="also time prdc.compute_prdc (all four metrics)")
     args = parser.parse_args()
+    names = list(CONTENDERS)[: 3 if args.full else 2]
     for dim in args.dims:
         for case in args.cases:
-            real, fake = features(args.n, dim, case)
-            print(f"{args.n} x {args.n} x {dim:<4} {case:<9}: {measure(real, fake, args.repeat, args.full)}",
-                  flush=True)
+            best = measure(args.n, dim, case, names, args.repeat)
+            ours_time, ours = best["ignbench"]
+            parts = [f"ignbench {ours_time:6.2f} s"]
+            for name in names[1:]:
+                seconds, values = best[name]
+                diff = max(abs(ours[m] - values[m]) for m in ("coverage", "density"))
+                parts.append(f"{name} {seconds:6.2f} s, x{seconds / ours_time:5.1f} (max |difference| {diff:.1e})")
+            print(f"{args.n} x {args.n} x {dim:<4} {case:<9}: " + "; ".join(parts)
+                  + f"; coverage {ours['coverage']:.4f}, density {ours['density']:.4f}", flush=True)
 
 
 if __name__ == "__main__":
