@@ -31,7 +31,8 @@ def power_of_two_scale(*arrays: torch.Tensor) -> float:
     """1 where the largest |entry| lies within 2^-24 ... 2^24, else a power of two near it: dividing by it is
     exact and leaves every distance comparison unchanged, while bringing features of any finite scale
     (1e-30 ... 1e30) into the range where float32 squares and sums neither overflow nor underflow."""
-    largest = max(max(-float(low), float(high)) for low, high in (a.aminmax() for a in arrays if a.numel()))
+    largest = max((max(-float(low), float(high)) for low, high in (a.aminmax() for a in arrays if a.numel())),
+                  default=0.0)
     if not (largest > 0 and math.isfinite(largest)) or 2.0**-24 <= largest <= 2.0**24:
         return 1.0
     return 2.0 ** math.floor(math.log2(largest))
