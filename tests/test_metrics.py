@@ -15,6 +15,7 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from ignbench.data.images import load_labelled
 from ignbench.metrics import lenet
+from ignbench.metrics import prdc as prdc_module
 from ignbench.metrics import screen as screen_module
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
@@ -112,7 +113,7 @@ def bracket(request, monkeypatch):
 @pytest.mark.parametrize(("dim", "duplicates"), [(12, 1), (3, 2)])
 def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket):
     """Integer features put thousands of distances exactly on a radius (strict < decides them); in 3-d with
-    duplicated points, ties at the k-th neighbour also send rows to the bounded re-check of the radius search."""
+    duplicated points, ties at the k-th neighbour also send rows to the radius search's retries."""
     rng = np.random.default_rng(duplicates)
     real = np.repeat(rng.integers(-3, 4, size=(400 // duplicates, dim)), duplicates, axis=0).astype(np.float32)
     fake = rng.integers(-3, 4, size=(350, dim)).astype(np.float32)
@@ -128,8 +129,6 @@ def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket):
 def test_coverage_density_exact_when_every_candidate_ties(screen, bracket, monkeypatch):
     """300 copies of one point: each copy's k-th neighbour ties with 299 entries, so no candidate list is ever
     enough and those rows end in the check of every entry their bound does not exclude."""
-    import ignbench.metrics.prdc as prdc_module
-
     rng = np.random.default_rng(3)
     real = np.concatenate([np.repeat(rng.normal(size=(1, 6)), 300, axis=0), rng.normal(size=(100, 6))])
     fake = np.concatenate([real[:20] + 1e-3, rng.normal(size=(200, 6))])
