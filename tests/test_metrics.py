@@ -19,8 +19,9 @@ from ignbench.metrics import prdc as prdc_module
 from ignbench.metrics import screen as screen_module
 from ignbench.metrics.fld import lenet_features
 from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
+from ignbench.metrics.pairs import PairMeasure
 from ignbench.metrics.prdc import BLOCK, coverage_density, nonpositive
-from ignbench.metrics.screen import Screen, key_value, order_keys, power_of_two_scale
+from ignbench.metrics.screen import Screen, key_value, largest_magnitude, order_keys, power_of_two_scale
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -160,10 +161,12 @@ def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30", "scale 1e-25",
                                   "scale 1e20"])
 @pytest.mark.parametrize("screen", SCREENS)
-def test_coverage_density_exact_on_hard_inputs(case, screen, bracket):
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_coverage_density_exact_on_hard_inputs(case, screen, bracket, dtype):
     """Identical to plain float64 definitions (1e-12) with outliers, heavy tails, duplicated rows and at feature
-    scales where float32 under- or overflows: no silent loss of precision at any finite scale."""
-    real, fake = _hard_case(case)
+    scales where float32 under- or overflows: no silent loss of precision at any finite scale. float32 features
+    also take the float32 pair bounds, where they apply."""
+    real, fake = (x.astype(dtype) for x in _hard_case(case))
     ours = coverage_density(real, fake, k=5, chunk=128, screen_dtype=screen)
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
     assert 0 < ours["coverage"] < 1 and ours["density"] > 0
@@ -176,7 +179,7 @@ def test_screen_brackets_every_pair(case, screen):
     float64, with room to spare for float64's own rounding; and the bracket is a screen, not a blanket: far
     narrower than the squared norms involved."""
     real, fake = (torch.as_tensor(a) for a in _hard_case(case))
-    scale = power_of_two_scale(real, fake)
+    scale = power_of_two_scale(largest_magnitude(real, fake))
     bound = Screen(screen, real.shape[1], bracket=True)
     row, col = torch.linspace(-3, 5, len(fake), dtype=torch.float64), torch.linspace(2, -1, len(real),
                                                                                     dtype=torch.float64)
@@ -192,6 +195,44 @@ def test_screen_brackets_every_pair(case, screen):
     norms = (fake_sq[:, None] + real_sq[None, :] + row.abs()[:, None] + col.abs()[None, :]).reshape(-1)
     assert (lower <= truth - 1e-12 * norms).all() and (truth + 1e-12 * norms <= upper).all()
     assert ((upper - lower) / norms).max() <= 16 * bound.u_in + 8 * (bound.vector_err + bound.scalar_err)
+
+
+def _float32_pair_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(11)
+    tiny = rng.normal(size=(300, 64))
+    tiny[:100] *= 1e-22  # rows whose differences square to float32 subnormals, or flush to zero
+    cases = {name: _hard_case(name) for name in ("outliers", "cauchy", "duplicates")}
+    cases["tiny rows"] = (tiny, np.concatenate([tiny[50:150], rng.normal(size=(100, 64)) * 1e-22, tiny[::7]]))
+    cases["wide"] = (rng.normal(size=(200, 2048)), rng.normal(size=(200, 2048)))
+    return {name: (a.astype(np.float32), b.astype(np.float32)) for name, (a, b) in cases.items()}
+
+
+@pytest.mark.parametrize("case", list(_float32_pair_cases()))
+def test_pair_bounds_hold_the_float64_distance(case):
+    """float32 pair bounds hold the square of the float64 distance from coordinate differences (which is
+    scipy's, to float64 rounding), pair by pair with room for that rounding, in a band of a few parts in ten
+    thousand: far narrower than the screen's."""
+    a, b = (torch.as_tensor(x) for x in _float32_pair_cases()[case])
+    measure = PairMeasure(a, b, 1.0, largest_magnitude(a, b))
+    assert measure.float32
+    rows, cols = (i.reshape(-1) for i in torch.meshgrid(torch.arange(len(a)), torch.arange(len(b)), indexing="ij"))
+    exact = measure.exact(rows, cols)
+    truth = scipy.spatial.distance.cdist(a.double().numpy(), b.double().numpy()).reshape(-1)
+    assert np.allclose(exact.numpy(), truth, rtol=1e-14, atol=0)
+    bracket, square = measure.bounds(rows, cols), exact.square()
+    assert bracket.exact is None
+    assert (bracket.low <= square * (1 - 1e-13)).all() and (square * (1 + 1e-13) <= bracket.high).all()
+    assert ((bracket.high - bracket.low) <= 2.1 * measure.relative * square + 2.1 * measure.absolute).all()
+
+
+@pytest.mark.parametrize(("dtype", "scale"), [(torch.float64, 1.0), (torch.float32, 2.0**-100)])
+def test_pair_bounds_are_the_exact_squares_where_float32_does_not_apply(dtype, scale):
+    a = torch.randn(30, 8, dtype=dtype)
+    measure = PairMeasure(a, a, scale, largest_magnitude(a))
+    rows, cols = torch.arange(30), torch.arange(30).flip(0)
+    bracket = measure.bounds(rows, cols)
+    assert not measure.float32 and torch.equal(bracket.exact, measure.exact(rows, cols))
+    assert torch.equal(bracket.low, (bracket.exact / scale).square()) and torch.equal(bracket.high, bracket.low)
 
 
 @pytest.mark.parametrize("dtype", SCREENS)

@@ -6,8 +6,9 @@
 
 Fast and exact: screen, then decide. One low-precision matrix product per chunk (`screen.Screen`: bfloat16 on
 CPUs with AMX or AVX512-BF16 units, float32 elsewhere) brackets every squared-distance comparison between a
-rigorous lower and upper bound; only the comparisons whose bracket straddles the threshold are decided with
-float64 distances from coordinate differences. Nothing depends on the screen's precision but the speed.
+rigorous lower and upper bound. The comparisons whose bracket straddles the threshold get a far narrower bracket
+from float32 coordinate differences (`pairs.PairMeasure`), and only those still open are decided
+with float64 distances from coordinate differences. Nothing depends on the screen's precision but the speed.
 
 - Radii: the smallest lower bounds of each row name its candidates. The k-th smallest lower and upper bounds
   among them bracket the k-th smallest candidate distance; candidates wholly below the bracket need no distance,
@@ -27,7 +28,16 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ignbench.metrics.screen import Screen, Side, fast_screen_dtype, key_value, order_keys, power_of_two_scale
+from ignbench.metrics.pairs import PairMeasure
+from ignbench.metrics.screen import (
+    Screen,
+    Side,
+    fast_screen_dtype,
+    key_value,
+    largest_magnitude,
+    order_keys,
+    power_of_two_scale,
+)
 
 DEFAULT_K = 5
 CANDIDATE_MARGIN = 4  # extra screened neighbours first kept when bracketing each real's k-th neighbour
@@ -37,7 +47,6 @@ FIRST_EXTRA = 2  # candidates measured beyond the fewest that bound a real's k-t
 RADII_CHUNK = 1024
 GROUP = 32  # column groups for the neighbour pre-selection in `_smallest_per_row`
 BLOCK = 64  # columns per block when collecting the sparse screened pairs (divides screen.PAD_TO)
-EXACT_BATCH = 1 << 17  # coordinates per batch of exact pair distances (1 MiB of float64: stays in cache)
 
 
 def as_features(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -45,26 +54,6 @@ def as_features(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).cpu()
     exact_in_float32 = t.dtype in (torch.float16, torch.bfloat16, torch.float32)
     return t.to(torch.float32 if exact_in_float32 else torch.float64)
-
-
-def pair_distances(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-    """float64 distances |a[rows] - b[cols]| from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which
-    cancels for near neighbours), in batches gathered into buffers that stay in cache; the radii and the pair
-    decisions share it, so ties stay ties."""
-    out = torch.empty(len(rows), dtype=torch.float64)
-    step = max(1, EXACT_BATCH // max(1, a.shape[1]))
-    size = min(step, len(rows))
-    gathered = [torch.empty(size, x.shape[1], dtype=x.dtype) for x in (a, b)]
-    diff, other = (torch.empty(size, a.shape[1], dtype=torch.float64) for _ in range(2))
-    for start in range(0, len(rows), step):
-        sl = slice(start, start + step)
-        n = len(rows[sl])
-        torch.index_select(a, 0, rows[sl], out=gathered[0][:n])
-        torch.index_select(b, 0, cols[sl], out=gathered[1][:n])
-        # both sides in float64 before subtracting (a mixed-dtype subtraction is slower than the two copies)
-        diff[:n].copy_(gathered[0][:n]).sub_(other[:n].copy_(gathered[1][:n]))
-        out[sl] = torch.linalg.vector_norm(diff[:n], dim=1)
-    return out
 
 
 def chunk_products(lhs: torch.Tensor, rhs: torch.Tensor, chunk: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -102,37 +91,37 @@ def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.T
     return cols.gather(1, pick[:, :n]), left_out.to(keys.dtype)
 
 
-def real_radii(real: torch.Tensor, lhs: Side, rhs: Side, screen: Screen, scale: float, k: int) -> torch.Tensor:
+def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int) -> torch.Tensor:
     """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself), from the
-    screen product of `lhs` and `rhs`, both made from the reals divided by `scale` with zero scalars (so the
+    screen product of `lhs` and `rhs`, both made from the reals divided by `reals.scale` with zero scalars (so the
     product bounds d^2 / scale^2).
 
     How many candidates a row needs grows with how concentrated the distances are (with the dimension, for
     Gaussian features): rows whose candidates may have missed a neighbour are tried again with twice as many,
     and when more than RETRY_SHARE of a chunk's rows were, the next chunks start with twice as many too.
     """
-    n_real = len(real)
+    n_real, scale = len(reals.a), reals.scale
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
     for start, product in chunk_products(lhs.matrix, rhs.matrix, RADII_CHUNK):
         rows = torch.arange(start, start + len(product))
         keys = order_keys(product)
         size = n_cand
-        doubtful = _radii_among_candidates(radii, real, rows, keys, size, lhs, rhs, screen, scale, k)
+        doubtful = _radii_among_candidates(radii, reals, rows, keys, size, lhs, rhs, screen, k)
         if doubtful.double().mean() > RETRY_SHARE:
             n_cand = min(2 * n_cand, n_real)
         while doubtful.any():
             rows, keys, size = rows[doubtful], keys[doubtful], 2 * size
             if size > MAX_CANDIDATES or size >= n_real:  # every entry that the bound does not exclude
                 reach = screen.keys_up_to((radii[rows] / scale).square())
-                radii[rows] = _kth_within(real, rows, keys[:, :n_real] <= reach[:, None], k)
+                radii[rows] = _kth_within(reals, rows, keys[:, :n_real] <= reach[:, None], k)
                 break
-            doubtful = _radii_among_candidates(radii, real, rows, keys, size, lhs, rhs, screen, scale, k)
+            doubtful = _radii_among_candidates(radii, reals, rows, keys, size, lhs, rhs, screen, k)
     return radii
 
 
-def _radii_among_candidates(radii: torch.Tensor, real: torch.Tensor, rows: torch.Tensor, keys: torch.Tensor,
-                            n_cand: int, lhs: Side, rhs: Side, screen: Screen, scale: float, k: int) -> torch.Tensor:
+def _radii_among_candidates(radii: torch.Tensor, reals: PairMeasure, rows: torch.Tensor, keys: torch.Tensor,
+                            n_cand: int, lhs: Side, rhs: Side, screen: Screen, k: int) -> torch.Tensor:
     """Sets radii[rows] to the k-th smallest distance among each row's n_cand candidates (its smallest screened
     keys), and returns which rows it may not be the radius of: those where an entry outside the candidates
     has a lower bound that reaches it."""
@@ -140,39 +129,50 @@ def _radii_among_candidates(radii: torch.Tensor, real: torch.Tensor, rows: torch
     screened = key_value(keys.gather(1, cand), screen.dtype)
     low = screen.lower(screened)
     high = screen.upper(screened.view(-1), lhs, rhs, rows.repeat_interleave(n_cand), cand.reshape(-1))
-    radii[rows] = _kth_among(real, rows, cand, low, high.view(len(rows), n_cand), scale, k)
-    return left_out <= screen.keys_up_to((radii[rows] / scale).square())
+    radii[rows] = _kth_among(reals, rows, cand, low, high.view(len(rows), n_cand), k)
+    return left_out <= screen.keys_up_to((radii[rows] / reals.scale).square())
 
 
-def _kth_among(real: torch.Tensor, rows: torch.Tensor, cand: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
-              scale: float, k: int) -> torch.Tensor:
+def _kth_among(reals: PairMeasure, rows: torch.Tensor, cand: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
+               k: int) -> torch.Tensor:
     """Exact k-th smallest distance (0-based) from each real in `rows` to its candidates, given bounds `low` and
     `high` of their scaled squared distances, with as few exact distances as the bounds allow.
 
     The k-th smallest lies between the k-th smallest lower and upper bounds: candidates wholly below that bracket
     rank before it (s of them), those above it after, and it is the (k - s)-th smallest exact distance of the
-    rest. Those are taken in two rounds by rising lower bound: the first k + 1 - s (and FIRST_EXTRA more) give
-    an upper bound t of the k-th, and the second round takes only the rest whose lower bound is <= t^2.
+    rest. Their brackets are first narrowed with `reals.bounds`, in two rounds by rising lower bound: the first
+    k + 1 - s (and FIRST_EXTRA more) lower the k-th upper bound, so that the second round takes fewer. Only the
+    candidates that the narrowed brackets leave in get exact distances, unless the bounds were exact already.
     """
     order = low.argsort(dim=1)
     cand, low, high = (x.gather(1, order) for x in (cand, low, high))
-    floor, ceiling = low[:, k], high.kthvalue(k + 1, dim=1).values
-    below = high < floor[:, None]
-    unsure = ~below & (low <= ceiling[:, None])
-    rank = (k - below.sum(dim=1))[:, None]
-    table = torch.full(unsure.shape, float("inf"), dtype=torch.float64)
+    exact = torch.full(cand.shape, float("inf"), dtype=torch.float64)
 
-    def measure(mask: torch.Tensor) -> torch.Tensor:
-        at_rows, at_cols = mask.nonzero(as_tuple=True)
-        table[at_rows, at_cols] = pair_distances(real, real, rows[at_rows], cand[at_rows, at_cols])
-        return table.sort(dim=1).values.gather(1, rank)
+    def left_in() -> tuple[torch.Tensor, torch.Tensor]:
+        """Candidates whose bracket meets the k-th's, and the rank of the k-th among them."""
+        floor, ceiling = low.kthvalue(k + 1, dim=1).values, high.kthvalue(k + 1, dim=1).values
+        below = high < floor[:, None]
+        return ~below & (low <= ceiling[:, None]), (k - below.sum(dim=1))[:, None]
 
-    first = unsure & (unsure.cumsum(dim=1) <= rank + 1 + FIRST_EXTRA)
-    bound = measure(first)
-    return measure(unsure & ~first & (low <= (bound / scale).square()))[:, 0]
+    narrowed = torch.zeros(cand.shape, dtype=torch.bool)
+    for first_round in (True, False):
+        unsure, rank = left_in()
+        pick = unsure & ~narrowed
+        if first_round:
+            pick &= pick.cumsum(dim=1) <= rank + 1 + FIRST_EXTRA
+        at_rows, at_cols = pick.nonzero(as_tuple=True)
+        bracket = reals.bounds(rows[at_rows], cand[at_rows, at_cols])
+        low[at_rows, at_cols], high[at_rows, at_cols] = bracket.low, bracket.high
+        if bracket.exact is not None:
+            exact[at_rows, at_cols] = bracket.exact
+        narrowed |= pick
+    unsure, rank = left_in()
+    at_rows, at_cols = (unsure & exact.isinf()).nonzero(as_tuple=True)
+    exact[at_rows, at_cols] = reals.exact(rows[at_rows], cand[at_rows, at_cols])
+    return exact.masked_fill(~unsure, float("inf")).sort(dim=1).values.gather(1, rank)[:, 0]
 
 
-def _kth_within(real: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
+def _kth_within(reals: PairMeasure, rows: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
     """Exact k-th smallest distance (0-based) from each real in `rows` to the reals its mask row selects.
 
     Used for rows whose candidate lists kept missing a neighbour: the k-th exact distance among the last list
@@ -183,7 +183,7 @@ def _kth_within(real: torch.Tensor, rows: torch.Tensor, mask: torch.Tensor, k: i
     counts = mask.sum(dim=1)
     position = torch.arange(len(cols)) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
     table = torch.full((len(rows), int(counts.max())), float("inf"), dtype=torch.float64)
-    table[row_idx, position] = pair_distances(real, real, rows[row_idx], cols)
+    table[row_idx, position] = reals.exact(rows[row_idx], cols)
     return table.sort(dim=1).values[:, k]
 
 
@@ -197,6 +197,19 @@ def nonpositive(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return hit_rows[within], hit_blocks[within] * BLOCK + offset
 
 
+def _inside(pairs: PairMeasure, rows: torch.Tensor, cols: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Whether |a[rows] - b[cols]| < radius, pair by pair: from `pairs.bounds` where they decide it, else from the
+    exact distance. A float64 square is within 2^-52 of the true one, hence the factors."""
+    bracket = pairs.bounds(rows, cols)
+    if bracket.exact is not None:
+        return bracket.exact < radius
+    threshold = (radius / pairs.scale).square()
+    inside = bracket.high < threshold * (1 - 2.0**-50)
+    unsure = ~inside & (bracket.low <= threshold * (1 + 2.0**-50))
+    inside[unsure] = pairs.exact(rows[unsure], cols[unsure]) < radius[unsure]
+    return inside
+
+
 def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = DEFAULT_K,
                      chunk: int = 1024, screen_dtype: torch.dtype | None = None) -> dict[str, float]:
     """Coverage and density of `fake` against `real` (rows are feature vectors), with k nearest neighbours.
@@ -205,12 +218,14 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     depend on it.
     """
     real, fake = as_features(real), as_features(fake)
-    scale = power_of_two_scale(real, fake)
+    largest = largest_magnitude(real, fake)
+    scale = power_of_two_scale(largest)
     screen = Screen(screen_dtype or fast_screen_dtype(), real.shape[1])
     rounded_real = screen.round(real, scale)
     no_scalar = torch.zeros(len(real), dtype=torch.float64)
     real_rhs = screen.rhs(rounded_real, no_scalar)
-    radii = real_radii(real, screen.lhs(rounded_real, no_scalar), real_rhs, screen, scale, k)
+    radii = real_radii(PairMeasure(real, real, scale, largest), screen.lhs(rounded_real, no_scalar), real_rhs,
+                       screen, k)
     # p_ij = d(f_i, r_j)^2 - r_j^2 (scaled): pair (i, j) is inside real j's ball iff p_ij < 0
     real_rhs = screen.with_col(real_rhs, rounded_real.norm.square(), (radii / scale).square())
     fake_lhs = screen.lhs(screen.round(fake, scale), torch.zeros(len(fake), dtype=torch.float64))
@@ -222,7 +237,7 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
         inside_parts.append(pairs[:, surely_inside])
         unsure_parts.append(pairs[:, ~surely_inside])
     fake_idx, real_idx = torch.cat(unsure_parts, dim=1)
-    decided = pair_distances(fake, real, fake_idx, real_idx) < radii[real_idx]
+    decided = _inside(PairMeasure(fake, real, scale, largest), fake_idx, real_idx, radii[real_idx])
     inside = torch.cat([*inside_parts, torch.stack([fake_idx, real_idx])[:, decided]], dim=1)
     covered = torch.zeros(len(real), dtype=torch.bool)
     covered[inside[1]] = True

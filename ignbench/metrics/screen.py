@@ -27,12 +27,17 @@ def fast_screen_dtype() -> torch.dtype:
         else torch.float32
 
 
-def power_of_two_scale(*arrays: torch.Tensor) -> float:
-    """1 where the largest |entry| lies within 2^-24 ... 2^24, else a power of two near it: dividing by it is
+def largest_magnitude(*arrays: torch.Tensor) -> float:
+    """The largest |entry| of the arrays: NaN if any entry is, 0 when all are empty."""
+    sign = torch.tensor([-1.0, 1.0], dtype=torch.float64)
+    ends = [torch.stack(a.aminmax()).double() * sign for a in arrays if a.numel()]
+    return float(torch.cat(ends).max()) if ends else 0.0
+
+
+def power_of_two_scale(largest: float) -> float:
+    """1 where the `largest` |entry| lies within 2^-24 ... 2^24, else a power of two near it: dividing by it is
     exact and leaves every distance comparison unchanged, while bringing features of any finite scale
     (1e-30 ... 1e30) into the range where float32 squares and sums neither overflow nor underflow."""
-    largest = max((max(-float(low), float(high)) for low, high in (a.aminmax() for a in arrays if a.numel())),
-                  default=0.0)
     if not (largest > 0 and math.isfinite(largest)) or 2.0**-24 <= largest <= 2.0**24:
         return 1.0
     return 2.0 ** math.floor(math.log2(largest))
