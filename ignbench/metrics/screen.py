@@ -16,6 +16,7 @@ from typing import NamedTuple
 import torch
 
 ROUND_ROWS = 64  # rows per block when rounding features for the screen
+TRANSPOSE_ROWS = 256  # rows per tile when transposing them into a right-hand side
 TAIL = 8  # columns after the features: three 1s, three scalar pieces, two rank-one factors
 PAD_TO = 64  # right-hand sides are padded to a width that the block passes over the product divide
 BRACKET_MIN_DIM = 256  # feature sizes from which upper bounds spare enough exact distances to pay for themselves
@@ -60,12 +61,11 @@ def key_value(keys: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 class Rounded(NamedTuple):
     """Features divided by a power of two and rounded to the screen's dtype, laid out as the rows of a left-hand
-    side (the TAIL columns still empty), with per row |a - a^|, |a| and |a^| (float64, of the scaled rows)."""
+    side (the TAIL columns still empty), with per row |a - a^| and |a| (float64, of the scaled rows)."""
 
     matrix: torch.Tensor
     residual: torch.Tensor
     norm: torch.Tensor
-    rounded_norm: torch.Tensor
 
 
 class Side(NamedTuple):
@@ -80,7 +80,8 @@ class Side(NamedTuple):
 class Screen:
     """Lower and upper bounds of p_ij from one product in `dtype` (float32 accumulation).
 
-    The rounding of the inputs: |a.b - a^.b^| <= |a - a^| |b^| + |a| |b - b^|, a rank-one term that the product
+    The rounding of the inputs: |a.b - a^.b^| <= |a - a^| |b^| + |a| |b - b^|, where |b^| <= |b| + |b - b^|: a
+    rank-one term that the product
     subtracts itself (two extra columns, rounded up), so the band is as narrow as the actual rounding. The float32
     accumulation over K terms (Higham, Thm 3.4: gamma_K times the sum of |terms|) separates into E |a|^2 per row
     and E |b|^2 per column, plus g' |scalar| for the scalars, which enter as three `dtype` pieces (24 significant
@@ -125,16 +126,15 @@ class Screen:
         since a^ lies within a factor 2 of a, and the norms are taken in float64."""
         n = len(a)
         matrix = torch.empty(n, self.dim + TAIL, dtype=self.dtype)
-        residual, norm, rounded_norm = (torch.empty(n, dtype=torch.float64) for _ in range(3))
+        residual, norm = (torch.empty(n, dtype=torch.float64) for _ in range(2))
         for start in range(0, n, ROUND_ROWS):
             rows = slice(start, start + ROUND_ROWS)
             block = a[rows] if scale == 1.0 else a[rows].double() / scale
             matrix[rows, : self.dim] = block
             rounded = matrix[rows, : self.dim].to(block.dtype, copy=True)
             torch.linalg.vector_norm(block, dim=1, dtype=torch.float64, out=norm[rows])
-            torch.linalg.vector_norm(rounded, dim=1, dtype=torch.float64, out=rounded_norm[rows])
             torch.linalg.vector_norm(rounded.sub_(block), dim=1, dtype=torch.float64, out=residual[rows])
-        return Rounded(matrix, residual, norm, rounded_norm)
+        return Rounded(matrix, residual, norm)
 
     def lhs(self, a: Rounded, row: torch.Tensor) -> Side:
         """Rows [a^_i, 1, 1, 1, pieces of |a_i|^2 - row_i - e_i, |a_i - a^_i|, |a_i|]; fills the TAIL columns of
@@ -150,17 +150,18 @@ class Screen:
 
     def rhs(self, b: Rounded, col: torch.Tensor) -> Side:
         """The transposed, contiguous features x rows matrix of rows [-2 b^_j, pieces of |b_j|^2 - col_j - e_j,
-        1, 1, 1, -|2 b^_j|, -|2 (b_j - b^_j)|] (-2 b^ is exactly the rounding of -2 b), padded to a multiple of
-        PAD_TO rows whose product is +inf (the pieces' 1s meet +inf)."""
+        1, 1, 1, -2 (|b_j| + |b_j - b^_j|), -|2 (b_j - b^_j)|] (-2 b^ is exactly the rounding of -2 b), padded to
+        a multiple of PAD_TO rows whose product is +inf (the pieces' 1s meet +inf)."""
         n = len(b.matrix)
         width = n + (-n % PAD_TO)
         matrix = torch.zeros(self.dim + TAIL, width, dtype=self.dtype)
-        for start in range(0, n, ROUND_ROWS):  # transposed block by block: twice as fast as in one go
-            cols = slice(start, min(start + ROUND_ROWS, n))
-            torch.mul(b.matrix[cols, : self.dim].T, -2, out=matrix[: self.dim, cols])
+        for start in range(0, n, TRANSPOSE_ROWS):  # transposed tile by tile: x4 faster than in one go
+            cols = slice(start, min(start + TRANSPOSE_ROWS, n))
+            matrix[: self.dim, cols].copy_(b.matrix[cols, : self.dim].T)
+        matrix[: self.dim].mul_(-2)
         matrix[self.dim, n:] = float("inf")
         matrix[self.dim + 3 : self.dim + 6, :n] = 1
-        rank_one = torch.stack([self._up(2 * b.rounded_norm), self._up(2 * b.residual)])
+        rank_one = torch.stack([self._up(2 * (b.norm + b.residual)), self._up(2 * b.residual)])
         matrix[self.dim + 6 :, :n] = -rank_one
         side = Side(matrix, torch.empty(0), rank_one.double().T)
         return self.with_col(side, b.norm.square(), col)
