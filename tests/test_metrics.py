@@ -110,9 +110,20 @@ def bracket(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=[True, False], ids=["by-halves", "whole"])
+def halves(request, monkeypatch):
+    """Both ways of computing the real-real product: by halves, each chunk taking the transposes of the earlier
+    chunks' entries (the default from prdc.SYMMETRIC_MIN_DIM features on), and whole; in small chunks and
+    transpose tiles that do not divide them, so that every chunk but the first takes transposes."""
+    monkeypatch.setattr(prdc_module, "SYMMETRIC_MIN_DIM", 0 if request.param else 10**9)
+    monkeypatch.setattr(prdc_module, "RADII_CHUNK", 64)
+    monkeypatch.setattr(prdc_module, "TRANSPOSE_TILE", 24)
+    return request.param
+
+
 @pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize(("dim", "duplicates"), [(12, 1), (3, 2)])
-def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket):
+def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket, halves):
     """Integer features put thousands of distances exactly on a radius (strict < decides them); in 3-d with
     duplicated points, ties at the k-th neighbour also send rows to the radius search's retries."""
     rng = np.random.default_rng(duplicates)
@@ -162,7 +173,7 @@ def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:
                                   "scale 1e20"])
 @pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_coverage_density_exact_on_hard_inputs(case, screen, bracket, dtype):
+def test_coverage_density_exact_on_hard_inputs(case, screen, bracket, dtype, halves):
     """Identical to plain float64 definitions (1e-12) with outliers, heavy tails, duplicated rows and at feature
     scales where float32 under- or overflows: no silent loss of precision at any finite scale. float32 features
     also take the float32 pair bounds, where they apply."""
@@ -205,6 +216,29 @@ def _float32_pair_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     cases["tiny rows"] = (tiny, np.concatenate([tiny[50:150], rng.normal(size=(100, 64)) * 1e-22, tiny[::7]]))
     cases["wide"] = (rng.normal(size=(200, 2048)), rng.normal(size=(200, 2048)))
     return {name: (a.astype(np.float32), b.astype(np.float32)) for name, (a, b) in cases.items()}
+
+
+@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30"])
+@pytest.mark.parametrize("screen", SCREENS)
+def test_product_by_halves_brackets_every_pair(case, screen):
+    """The real-real product by halves (transposed entries left of the diagonal chunk) holds every pair's squared
+    distance between its lower and upper bounds, as the whole product does."""
+    real = torch.as_tensor(_hard_case(case)[0])
+    scale = power_of_two_scale(largest_magnitude(real))
+    bound = Screen(screen, real.shape[1], bracket=True)
+    rounded, no_scalar = bound.round(real, scale), torch.zeros(len(real), dtype=torch.float64)
+    rhs = bound.rhs(rounded, no_scalar)
+    lhs = bound.lhs(rounded, no_scalar)
+    chunks = prdc_module.symmetric_products(lhs.matrix, rhs.matrix, 64)
+    out = torch.cat([product[:, : len(real)].clone() for _, product in chunks])  # each chunk reuses one buffer
+    rows, cols = (i.reshape(-1) for i in torch.meshgrid(torch.arange(len(real)), torch.arange(len(real)),
+                                                          indexing="ij"))
+    lower = bound.lower(out).reshape(-1)
+    upper = bound.upper(out.reshape(-1), lhs, rhs, rows, cols)
+    truth = torch.as_tensor(scipy.spatial.distance.cdist(real / scale, real / scale, "sqeuclidean")).reshape(-1)
+    norms = (real / scale).square().sum(1)
+    room = 1e-12 * (norms[rows] + norms[cols])
+    assert (lower <= truth - room).all() and (truth + room <= upper).all()
 
 
 @pytest.mark.parametrize("case", list(_float32_pair_cases()))

@@ -45,6 +45,9 @@ RETRY_SHARE = 0.05  # share of a chunk's rows tried again above which the next c
 MAX_CANDIDATES = 256  # past this, a row's exact distances are taken to every entry its bound does not exclude
 FIRST_EXTRA = 2  # candidates measured beyond the fewest that bound a real's k-th neighbour distance
 RADII_CHUNK = 1024
+SYMMETRIC_MIN_DIM = 512  # feature sizes from which the real-real product is computed by halves (see below) ...
+SYMMETRIC_MAX_BYTES = 1 << 30  # ... if the half that it keeps fits in this (32k reals in bfloat16)
+TRANSPOSE_TILE = 256  # rows per tile when copying the product's transposed halves
 GROUP = 32  # column groups for the neighbour pre-selection in `_smallest_per_row`
 BLOCK = 64  # columns per block when collecting the sparse screened pairs (divides screen.PAD_TO)
 
@@ -63,6 +66,28 @@ def chunk_products(lhs: torch.Tensor, rhs: torch.Tensor, chunk: int) -> Iterator
     for start in range(0, len(lhs), chunk):
         out = buffer[: min(chunk, len(lhs) - start)]
         torch.matmul(lhs[start : start + chunk], rhs, out=out)
+        yield start, out
+
+
+def symmetric_products(lhs: torch.Tensor, rhs: torch.Tensor, chunk: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """`chunk_products` of two screen sides made from the same rows with zero scalars, for half the work: each chunk
+    multiplies only the columns from its own first row on, and takes the entries left of them from the earlier
+    chunks' products, transposed (the bounds of a pair are the same either way round, see `screen.Screen`).
+    Keeps the entries right of each chunk until the chunks below have taken them (n^2 / 2 in all); the
+    transposes are copied tile by tile, x10 faster than one strided copy."""
+    n = len(lhs)
+    buffer = torch.empty(min(chunk, n), rhs.shape[1], dtype=lhs.dtype)
+    kept: list[tuple[int, torch.Tensor]] = []  # (first row, rows' entries right of their chunk)
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        out = buffer[: stop - start]
+        torch.matmul(lhs[start:stop], rhs[:, start:], out=out[:, start:])
+        for first, right in kept:
+            offset = start - (first + len(right))
+            for tile in range(0, len(right), TRANSPOSE_TILE):
+                rows = slice(tile, tile + TRANSPOSE_TILE)
+                out[:, first + tile : first + tile + len(right[rows])].copy_(right[rows, offset : offset + len(out)].T)
+        kept.append((start, out[:, stop:].clone()))
         yield start, out
 
 
@@ -103,7 +128,9 @@ def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int)
     n_real, scale = len(reals.a), reals.scale
     n_cand = min(k + 1 + CANDIDATE_MARGIN, n_real)
     radii = torch.empty(n_real, dtype=torch.float64)
-    for start, product in chunk_products(lhs.matrix, rhs.matrix, RADII_CHUNK):
+    by_halves = screen.dim >= SYMMETRIC_MIN_DIM and rhs.matrix[0].nbytes * n_real // 2 <= SYMMETRIC_MAX_BYTES
+    products = symmetric_products if by_halves else chunk_products
+    for start, product in products(lhs.matrix, rhs.matrix, RADII_CHUNK):
         rows = torch.arange(start, start + len(product))
         keys = order_keys(product)
         size = n_cand

@@ -80,14 +80,18 @@ class Side(NamedTuple):
 class Screen:
     """Lower and upper bounds of p_ij from one product in `dtype` (float32 accumulation).
 
-    The rounding of the inputs: |a.b - a^.b^| <= |a - a^| |b^| + |a| |b - b^|, where |b^| <= |b| + |b - b^|: a
-    rank-one term that the product
-    subtracts itself (two extra columns, rounded up), so the band is as narrow as the actual rounding. The float32
+    The rounding of the inputs: |a.b - a^.b^| <= |a - a^| |b^| + |a| |b - b^| <= |a - a^| M_b + M_a |b - b^|
+    with M_x = |x| + |x - x^| (>= |x^|, |x|): a rank-one term that the product subtracts itself (two extra columns,
+    rounded up), so the band is as narrow as the actual rounding. The float32
     accumulation over K terms (Higham, Thm 3.4: gamma_K times the sum of |terms|) separates into E |a|^2 per row
     and E |b|^2 per column, plus g' |scalar| for the scalars, which enter as three `dtype` pieces (24 significant
     bits). Each side subtracts twice its share: the extra share is a margin that keeps every comparison the screen
     decides far from float64's own rounding, so the exact float64 distances would decide it the same way. A bf16
     product is rounded to nearest bf16 on output, which moves it by at most half a unit in the last place.
+
+    Both sides round their rank-one factors up alike (and 2 x up(v) = up(2 v)), so a product of one set of rows
+    with itself subtracts the same term at (i, j) as at (j, i): either entry bounds the pair, with the same upper
+    bound.
     """
 
     def __init__(self, dtype: torch.dtype, dim: int, bracket: bool | None = None):
@@ -137,14 +141,14 @@ class Screen:
         return Rounded(matrix, residual, norm)
 
     def lhs(self, a: Rounded, row: torch.Tensor) -> Side:
-        """Rows [a^_i, 1, 1, 1, pieces of |a_i|^2 - row_i - e_i, |a_i - a^_i|, |a_i|]; fills the TAIL columns of
-        `a.matrix` in place."""
+        """Rows [a^_i, 1, 1, 1, pieces of |a_i|^2 - row_i - e_i, |a_i - a^_i|, |a_i| + |a_i - a^_i|]; fills the
+        TAIL columns of `a.matrix` in place."""
         sq = a.norm.square()
         e = self.err(sq, sq + row.abs())
         tail = a.matrix[:, self.dim :]
         tail[:, :3] = 1
         tail[:, 3:6] = self._pieces(sq - row - e).T
-        rank_one = torch.stack([self._up(a.residual), self._up(a.norm)], dim=1)
+        rank_one = torch.stack([self._up(a.residual), self._up(a.norm + a.residual)], dim=1)
         tail[:, 6:] = rank_one
         return Side(a.matrix, e, rank_one.double())
 
