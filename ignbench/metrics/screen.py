@@ -82,12 +82,12 @@ class Screen:
 
     The rounding of the inputs: |a.b - a^.b^| <= |a - a^| |b^| + |a| |b - b^| <= |a - a^| M_b + M_a |b - b^|
     with M_x = |x| + |x - x^| (>= |x^|, |x|): a rank-one term that the product subtracts itself (two extra columns,
-    rounded up), so the band is as narrow as the actual rounding. The float32
-    accumulation over K terms (Higham, Thm 3.4: gamma_K times the sum of |terms|) separates into E |a|^2 per row
-    and E |b|^2 per column, plus g' |scalar| for the scalars, which enter as three `dtype` pieces (24 significant
-    bits). Each side subtracts twice its share: the extra share is a margin that keeps every comparison the screen
-    decides far from float64's own rounding, so the exact float64 distances would decide it the same way. A bf16
-    product is rounded to nearest bf16 on output, which moves it by at most half a unit in the last place.
+    rounded up), so the band is as narrow as the actual rounding. The float32 accumulation over K terms (Higham,
+    Thm 3.4: gamma_K times the sum of |terms|) separates into E |a|^2 per row and E |b|^2 per column, plus
+    g' |scalar| for the scalars, which enter as three `dtype` pieces (24 significant bits). Each side subtracts
+    twice its share: the extra share is a margin that keeps every comparison the screen decides far from float64's
+    own rounding, so the exact float64 distances would decide it the same way. A bf16 product is rounded to
+    nearest bf16 on output, which moves it by at most half a unit in the last place.
 
     Both sides round their rank-one factors up alike (and 2 x up(v) = up(2 v)), so a product of one set of rows
     with itself subtracts the same term at (i, j) as at (j, i): either entry bounds the pair, with the same upper
