@@ -94,6 +94,9 @@ def symmetric_products(lhs: torch.Tensor, rhs: torch.Tensor, chunk: int) -> Iter
 def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Columns of n entries per row that include its n smallest (as max(value, 0)), and the smallest key left out.
 
+    Keys are compared as integers: that order ranks every key <= 0 below every positive one, as max(value, 0)
+    does, and only breaks the ties among them; a key left out that is < 0 stands for 0.
+
     Wide rows are pre-screened: view the row as GROUP stacked blocks and take, at each offset within a block, the
     minimum over the blocks. The n smallest entries of the row lie in the columns of the n offsets with the
     smallest minima (each such entry either sits at a chosen offset, or n chosen minima are already no larger),
@@ -103,17 +106,16 @@ def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.T
     if width <= n:
         return torch.arange(width).expand(n_rows, width), torch.full((n_rows,), torch.iinfo(keys.dtype).max)
     if width < GROUP * (n + 1):
-        values, order = keys.int().clamp_min(0).topk(n + 1, dim=1, largest=False)
-        return order[:, :n], values[:, n].to(keys.dtype)
+        values, order = keys.topk(n + 1, dim=1, largest=False)
+        return order[:, :n], values[:, n]
     block = width // GROUP
-    # clamping commutes with the minimum, so it is applied to the minima only
-    block_min = keys.view(n_rows, GROUP, block).amin(dim=1).int().clamp_min(0)
+    block_min = keys.view(n_rows, GROUP, block).amin(dim=1)
     ranked = block_min.topk(n + 1, dim=1, largest=False).indices
     cols = (ranked[:, None, :n] + block * torch.arange(GROUP)[None, :, None]).reshape(n_rows, -1)
-    values, pick = keys.gather(1, cols).int().clamp_min(0).topk(n + 1, dim=1, largest=False)
+    values, pick = keys.gather(1, cols).topk(n + 1, dim=1, largest=False)
     # Left out: the other gathered entries, and every entry at an offset whose block minimum ranks past n.
     left_out = torch.minimum(values[:, n], block_min.gather(1, ranked[:, n:])[:, 0])
-    return cols.gather(1, pick[:, :n]), left_out.to(keys.dtype)
+    return cols.gather(1, pick[:, :n]), left_out
 
 
 def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int) -> torch.Tensor:
