@@ -41,7 +41,8 @@ from ignbench.metrics.screen import (
 
 DEFAULT_K = 5
 CANDIDATE_MARGIN = 4  # extra screened neighbours first kept when bracketing each real's k-th neighbour
-RETRY_SHARE = 0.05  # share of a chunk's rows tried again above which the next chunks keep twice the candidates
+RETRY_SHARE = 0.25  # share of a chunk's rows tried again above which the next chunks keep twice the candidates
+# (a retried row pays for both sizes, so doubling for all pays once about a quarter of them need it)
 MAX_CANDIDATES = 256  # past this, a row's exact distances are taken to every entry its bound does not exclude
 FIRST_EXTRA = 2  # candidates measured beyond the fewest that bound a real's k-th neighbour distance
 RADII_CHUNK = 1024
