@@ -138,18 +138,22 @@ def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket, halves
 
 
 @pytest.mark.parametrize("screen", SCREENS)
-def test_coverage_density_exact_when_every_candidate_ties(screen, bracket, monkeypatch):
-    """300 copies of one point: each copy's k-th neighbour ties with 299 entries, so no candidate list is ever
-    enough and those rows end in the check of every entry their bound does not exclude."""
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_coverage_density_exact_when_every_candidate_ties(screen, bracket, dtype, monkeypatch):
+    """300 copies of one point and 270 of another: each copy's k-th neighbour ties with all the other copies, so
+    no candidate list is ever enough and those rows end together in the check of every entry their bound does
+    not exclude, 300 or 270 of them (with float32 pair bounds first, for float32 features)."""
     rng = np.random.default_rng(3)
-    real = np.concatenate([np.repeat(rng.normal(size=(1, 6)), 300, axis=0), rng.normal(size=(100, 6))])
+    real = np.concatenate([np.repeat(rng.normal(size=(1, 6)), 300, axis=0),
+                           np.repeat(rng.normal(size=(1, 6)), 270, axis=0), rng.normal(size=(100, 6))])
     fake = np.concatenate([real[:20] + 1e-3, rng.normal(size=(200, 6))])
+    real, fake = real.astype(dtype), fake.astype(dtype)
     calls = []
     checked = prdc_module._kth_within
     monkeypatch.setattr(prdc_module, "_kth_within", lambda *args: calls.append(len(args[1])) or checked(*args))
     ours = coverage_density(real, fake, k=5, chunk=64, screen_dtype=screen)
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
-    assert sum(calls) >= 300
+    assert sum(calls) >= 570
 
 
 def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:

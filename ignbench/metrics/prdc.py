@@ -144,7 +144,7 @@ def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int)
             rows, keys, size = rows[doubtful], keys[doubtful], 2 * size
             if size > MAX_CANDIDATES or size >= n_real:  # every entry that the bound does not exclude
                 reach = screen.keys_up_to((radii[rows] / scale).square())
-                radii[rows] = _kth_within(reals, rows, keys[:, :n_real] <= reach[:, None], k)
+                radii[rows] = _kth_within(reals, rows, keys[:, :n_real], reach, screen, k)
                 break
             doubtful = _radii_among_candidates(radii, reals, rows, keys, size, lhs, rhs, screen, k)
     return radii
@@ -202,19 +202,27 @@ def _kth_among(reals: PairMeasure, rows: torch.Tensor, cand: torch.Tensor, low: 
     return exact.masked_fill(~unsure, float("inf")).sort(dim=1).values.gather(1, rank)[:, 0]
 
 
-def _kth_within(reals: PairMeasure, rows: torch.Tensor, mask: torch.Tensor, k: int) -> torch.Tensor:
-    """Exact k-th smallest distance (0-based) from each real in `rows` to the reals its mask row selects.
+def _kth_within(reals: PairMeasure, rows: torch.Tensor, keys: torch.Tensor, reach: torch.Tensor, screen: Screen,
+                k: int) -> torch.Tensor:
+    """Exact k-th smallest distance (0-based) from each real in `rows` to every real whose screened key is at
+    most the row's `reach`, by `_kth_among` over all of them. Rows are padded with entries whose bounds are
+    infinite: each row has more real entries than its last candidate list (> k + 1 + CANDIDATE_MARGIN), so no
+    padding is among the first k + 1 + FIRST_EXTRA by lower bound that `_kth_among` narrows first, and after
+    that none can meet the k-th's bracket.
 
     Used for rows whose candidate lists kept missing a neighbour: the k-th exact distance among the last list
-    bounds the true radius from above, so only the entries whose lower bound reaches it can matter, and the
-    mask holds exactly those.
+    bounds the true radius from above, so only the entries whose lower bound reaches it can matter, and `reach`
+    (the largest key whose lower bound is <= it) keeps exactly those.
     """
+    mask = keys <= reach[:, None]
     row_idx, cols = mask.nonzero(as_tuple=True)
     counts = mask.sum(dim=1)
     position = torch.arange(len(cols)) - torch.repeat_interleave(counts.cumsum(0) - counts, counts)
-    table = torch.full((len(rows), int(counts.max())), float("inf"), dtype=torch.float64)
-    table[row_idx, position] = reals.exact(rows[row_idx], cols)
-    return table.sort(dim=1).values[:, k]
+    cand = torch.zeros(len(rows), int(counts.max()), dtype=torch.long)
+    low = torch.full(cand.shape, float("inf"), dtype=torch.float64)
+    cand[row_idx, position] = cols
+    low[row_idx, position] = screen.lower(key_value(keys[row_idx, cols], screen.dtype))
+    return _kth_among(reals, rows, cand, low, torch.full_like(low, float("inf")), k)
 
 
 def nonpositive(keys: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
