@@ -9,6 +9,7 @@ left open: only the rest need the float64 distance.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -22,10 +23,6 @@ class Bracket(NamedTuple):
     low: torch.Tensor
     high: torch.Tensor
     exact: torch.Tensor | None
-
-
-def _batches(n_pairs: int, dim: int, dtype: torch.dtype) -> range:
-    return range(0, n_pairs, max(1, BATCH_BYTES // (dtype.itemsize * max(1, dim))))
 
 
 class PairMeasure:
@@ -48,23 +45,29 @@ class PairMeasure:
         # squares and differences that flush or round to subnormals: each off by < 2^-126
         self.absolute = 2 * k_terms * 2.0**-126
 
+    def _gathered(self, rows: torch.Tensor, cols: torch.Tensor,
+                  work: torch.dtype) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
+        """Batches of (slice of the pairs, a[rows], b[cols]), gathered into two reused buffers, as many rows a
+        batch as fill BATCH_BYTES in the `work` dtype."""
+        step = max(1, BATCH_BYTES // (work.itemsize * max(1, self.a.shape[1])))
+        buffers = [torch.empty(min(step, len(rows)), x.shape[1], dtype=x.dtype) for x in (self.a, self.b)]
+        for start in range(0, len(rows), step):
+            sl = slice(start, start + step)
+            n = len(rows[sl])
+            torch.index_select(self.a, 0, rows[sl], out=buffers[0][:n])
+            torch.index_select(self.b, 0, cols[sl], out=buffers[1][:n])
+            yield sl, buffers[0][:n], buffers[1][:n]
+
     def exact(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """float64 distances from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which cancels for near
-        neighbours), in batches gathered into buffers that stay in cache."""
-        a, b = self.a, self.b
+        neighbours)."""
         out = torch.empty(len(rows), dtype=torch.float64)
-        batches = _batches(len(rows), a.shape[1], torch.float64)
-        size = min(batches.step, len(rows))
-        gathered = [torch.empty(size, x.shape[1], dtype=x.dtype) for x in (a, b)]
-        diff, other = (torch.empty(size, a.shape[1], dtype=torch.float64) for _ in range(2))
-        for start in batches:
-            sl = slice(start, start + batches.step)
-            n = len(rows[sl])
-            torch.index_select(a, 0, rows[sl], out=gathered[0][:n])
-            torch.index_select(b, 0, cols[sl], out=gathered[1][:n])
+        diff, other = (torch.empty(0, dtype=torch.float64) for _ in range(2))
+        for sl, a_rows, b_rows in self._gathered(rows, cols, torch.float64):
             # both sides in float64 before subtracting (a mixed-dtype subtraction is slower than the two copies)
-            diff[:n].copy_(gathered[0][:n]).sub_(other[:n].copy_(gathered[1][:n]))
-            torch.linalg.vector_norm(diff[:n], dim=1, out=out[sl])
+            diff, other = diff.resize_(a_rows.shape), other.resize_(b_rows.shape)
+            diff.copy_(a_rows).sub_(other.copy_(b_rows))
+            torch.linalg.vector_norm(diff, dim=1, out=out[sl])
         return out
 
     def bounds(self, rows: torch.Tensor, cols: torch.Tensor) -> Bracket:
@@ -75,17 +78,9 @@ class PairMeasure:
             exact = self.exact(rows, cols)
             square = (exact / self.scale).square()
             return Bracket(square, square, exact)
-        a, b = self.a, self.b
         norm = torch.empty(len(rows), dtype=torch.float32)
-        batches = _batches(len(rows), a.shape[1], torch.float32)
-        size = min(batches.step, len(rows))
-        diff, other = (torch.empty(size, a.shape[1], dtype=torch.float32) for _ in range(2))
-        for start in batches:
-            sl = slice(start, start + batches.step)
-            n = len(rows[sl])
-            torch.index_select(a, 0, rows[sl], out=diff[:n])
-            torch.index_select(b, 0, cols[sl], out=other[:n])
-            torch.linalg.vector_norm(diff[:n].sub_(other[:n]), dim=1, out=norm[sl])
+        for sl, a_rows, b_rows in self._gathered(rows, cols, torch.float32):
+            torch.linalg.vector_norm(a_rows.sub_(b_rows), dim=1, out=norm[sl])
         square = norm.double().square()
         low = (square * (1 - self.relative) - self.absolute) * (1 - 2.0**-40)
         high = (square * (1 + self.relative) + self.absolute) * (1 + 2.0**-40)
