@@ -1,6 +1,7 @@
 """Coverage/Density: ignbench's exact chunked version against the `prdc` package, n x n features, k = 5.
 
-For each feature size (84: LeNet, 1000, 2048: InceptionV3) and case (Gaussian; 3 rows scaled x100), interleaved
+For each feature size (84: LeNet, 1000, 2048: InceptionV3) and case (Gaussian, 3 rows scaled x100 by default;
+Cauchy and duplicated rows on request), interleaved
 best-of-N timings of:
 - ignbench's `coverage_density`;
 - what prdc does for these two metrics: its real-real k-NN radii and its real-fake distance matrix
@@ -59,12 +60,28 @@ CONTENDERS: dict[str, Callable[[np.ndarray, np.ndarray], dict[str, float]]] = {
 }
 
 
+CASES = {
+    "gaussian": "N(0, 1) reals, N(0.05, 1) fakes",
+    "outliers": "the same, with 3 reals scaled x100",
+    "cauchy": "standard Cauchy reals and fakes (heavy tails)",
+    "duplicates": "the Gaussian reals with every row three times (n / 3 distinct), and a tenth of the fakes copies"
+                  " of reals",
+}
+
+
 def features(n: int, dim: int, case: str) -> tuple[np.ndarray, np.ndarray]:
+    """float32 real and fake features of one of the CASES."""
     rng = np.random.default_rng(0)
+    if case == "cauchy":
+        return (rng.standard_cauchy(size=(n, dim)).astype(np.float32),
+                rng.standard_cauchy(size=(n, dim)).astype(np.float32))
     real = rng.normal(size=(n, dim)).astype(np.float32)
     fake = rng.normal(0.05, 1.0, size=(n, dim)).astype(np.float32)
     if case == "outliers":
         real[:3] *= 100
+    elif case == "duplicates":
+        real = np.repeat(real[: -(-n // 3)], 3, axis=0)[:n]
+        fake[: n // 10] = real[: n // 10]
     return real, fake
 
 
@@ -107,7 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--dims", type=int, nargs="+", default=[84, 1000, 2048])
-    parser.add_argument("--cases", nargs="+", default=["gaussian", "outliers"])
+    parser.add_argument("--cases", nargs="+", choices=list(CASES), default=["gaussian", "outliers"],
+                        help="; ".join(f"{name}: {text}" for name, text in CASES.items()))
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--full", action="store_true", help="also time prdc.compute_prdc (all four metrics)")
     args = parser.parse_args()
