@@ -219,6 +219,9 @@ def _float32_pair_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     cases = {name: _hard_case(name) for name in ("outliers", "cauchy", "duplicates")}
     cases["tiny rows"] = (tiny, np.concatenate([tiny[50:150], rng.normal(size=(100, 64)) * 1e-22, tiny[::7]]))
     cases["wide"] = (rng.normal(size=(200, 2048)), rng.normal(size=(200, 2048)))
+    plain_a, plain_b = _hard_case("plain")
+    for scale in (1e-30, 1e15):  # the screen scales both; float32 squares underflow at the first
+        cases[f"scale {scale:g}"] = (plain_a * scale, plain_b * scale)
     return {name: (a.astype(np.float32), b.astype(np.float32)) for name, (a, b) in cases.items()}
 
 
@@ -248,25 +251,34 @@ def test_product_by_halves_brackets_every_pair(case, screen):
 @pytest.mark.parametrize("case", list(_float32_pair_cases()))
 def test_pair_bounds_hold_the_float64_distance(case):
     """float32 pair bounds hold the square of the float64 distance from coordinate differences (which is
-    scipy's, to float64 rounding), pair by pair with room for that rounding, in a band of a few parts in ten
-    thousand: far narrower than the screen's."""
+    scipy's, to float64 rounding) in the screen's units, pair by pair with room for that rounding, in a band of a
+    few parts in ten thousand, far narrower than the screen's, but for squares that underflow float32."""
     a, b = (torch.as_tensor(x) for x in _float32_pair_cases()[case])
-    measure = PairMeasure(a, b, 1.0, largest_magnitude(a, b))
+    largest = largest_magnitude(a, b)
+    measure = PairMeasure(a, b, power_of_two_scale(largest), largest)
     assert measure.float32
     rows, cols = (i.reshape(-1) for i in torch.meshgrid(torch.arange(len(a)), torch.arange(len(b)), indexing="ij"))
     exact = measure.exact(rows, cols)
     truth = scipy.spatial.distance.cdist(a.double().numpy(), b.double().numpy()).reshape(-1)
     assert np.allclose(exact.numpy(), truth, rtol=1e-14, atol=0)
-    bracket, square = measure.bounds(rows, cols), exact.square()
+    bracket, square = measure.bounds(rows, cols), (exact / measure.scale).square()
     assert bracket.exact is None
     assert (bracket.low <= square * (1 - 1e-13)).all() and (square * (1 + 1e-13) <= bracket.high).all()
-    assert ((bracket.high - bracket.low) <= 2.1 * measure.relative * square + 2.1 * measure.absolute).all()
+    slack = 2.1 * measure.relative * square + 2.1 * measure.absolute / measure.scale**2
+    assert ((bracket.high - bracket.low) <= slack).all()
 
 
-@pytest.mark.parametrize(("dtype", "scale"), [(torch.float64, 1.0), (torch.float32, 2.0**-100)])
-def test_pair_bounds_are_the_exact_squares_where_float32_does_not_apply(dtype, scale):
-    a = torch.randn(30, 8, dtype=dtype)
-    measure = PairMeasure(a, a, scale, largest_magnitude(a))
+@pytest.mark.parametrize("case", ["float64", "float32 x 1e20", "float32 with inf"])
+def test_pair_bounds_are_the_exact_squares_where_float32_does_not_apply(case):
+    """float64 features, float32 ones whose squared differences could overflow float32, and non-finite ones."""
+    a = torch.randn(30, 8, dtype=torch.float64 if case == "float64" else torch.float32)
+    if case == "float32 x 1e20":
+        a *= 1e20
+    elif case == "float32 with inf":
+        a[0, 0] = float("inf")
+    largest = largest_magnitude(a)
+    scale = power_of_two_scale(largest)
+    measure = PairMeasure(a, a, scale, largest)
     rows, cols = torch.arange(30), torch.arange(30).flip(0)
     bracket = measure.bounds(rows, cols)
     assert not measure.float32 and torch.equal(bracket.exact, measure.exact(rows, cols))

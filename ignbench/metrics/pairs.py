@@ -29,17 +29,20 @@ class PairMeasure:
     """Distances from rows of `a` to rows of `b` (n x dim CPU tensors), |a[rows] - b[cols]|, for pairs of indices.
 
     `bounds` brackets squared distances divided by `scale`^2, the screen's units. Float32 bounds need float32
-    features that the screen does not scale, whose largest |entry| is finite (the caller knows it); otherwise
-    `bounds` gives the exact squares, and leaves nothing to measure.
+    features whose largest |entry| (the caller knows it) is finite and small enough that no sum of squared
+    differences overflows float32; otherwise `bounds` gives the exact squares, and leaves nothing to measure.
+    Tiny features need no limit: squares that underflow are covered by the absolute term (and past about 1e-19
+    it leaves the bounds too wide to decide anything, so the exact distances decide).
     """
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, scale: float, largest: float):
         self.a, self.b, self.scale = a, b, scale
-        self.float32 = a.dtype == b.dtype == torch.float32 and scale == 1.0 and math.isfinite(largest)
+        k_terms = a.shape[1] + 4
+        no_overflow = 4 * k_terms * largest**2 < 2.0**127  # |a - b|^2 summed over the features
+        self.float32 = a.dtype == b.dtype == torch.float32 and math.isfinite(largest) and no_overflow
         # Rounding of float32 |a - b|: each difference, each square and the square root once, the sum K - 1
         # times (Higham, Thm 3.4, any order or wider accumulator), and 2 more for a norm that rescales: within
         # gamma_{K+4} of the exact square. Twice that also covers float64's own rounding of `exact`.
-        k_terms = a.shape[1] + 4
         gamma = k_terms * 2.0**-24 / (1 - k_terms * 2.0**-24)
         self.relative = 2 * gamma
         # squares and differences that flush or round to subnormals: each off by < 2^-126
@@ -72,8 +75,8 @@ class PairMeasure:
 
     def bounds(self, rows: torch.Tensor, cols: torch.Tensor) -> Bracket:
         """float64 lower and upper bounds of the squares of `exact`'s distances / scale; where float32 bounds do not
-        apply, the distances themselves, and their squares as both bounds. Unscaled features have |entries| <=
-        2^24, so the float32 squares summed cannot overflow."""
+        apply, the distances themselves, and their squares as both bounds. Dividing by scale^2, a power of two,
+        is exact in float64."""
         if not self.float32:
             exact = self.exact(rows, cols)
             square = (exact / self.scale).square()
@@ -84,4 +87,4 @@ class PairMeasure:
         square = norm.double().square()
         low = (square * (1 - self.relative) - self.absolute) * (1 - 2.0**-40)
         high = (square * (1 + self.relative) + self.absolute) * (1 + 2.0**-40)
-        return Bracket(low.clamp_min(0), high, None)
+        return Bracket(low.clamp_min(0) / self.scale**2, high / self.scale**2, None)
