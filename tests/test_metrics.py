@@ -187,6 +187,18 @@ def test_coverage_density_exact_on_hard_inputs(case, screen, bracket, dtype, hal
     assert 0 < ours["coverage"] < 1 and ours["density"] > 0
 
 
+@pytest.mark.parametrize("size", [1e200, 1e-200])
+def test_coverage_density_exact_near_float64_limits(size):
+    """Features whose squared distances overflow or underflow float64 itself: the values equal a float64
+    reference on the same features divided by the power of two the screen uses (exact), not the 0 that plain
+    float64 distances give there."""
+    real, fake = (x * size for x in _hard_case("plain"))
+    scale = power_of_two_scale(largest_magnitude(torch.as_tensor(real), torch.as_tensor(fake)))
+    expected = brute_force_coverage_density(real / scale, fake / scale, k=5)
+    assert coverage_density(real, fake, k=5, chunk=128) == pytest.approx(expected, abs=1e-12)
+    assert expected["coverage"] > 0.5
+
+
 @pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30"])
 @pytest.mark.parametrize("screen", SCREENS)
 def test_screen_brackets_every_pair(case, screen):
@@ -268,11 +280,14 @@ def test_pair_bounds_hold_the_float64_distance(case):
     assert ((bracket.high - bracket.low) <= slack).all()
 
 
-@pytest.mark.parametrize("case", ["float64", "float32 x 1e20", "float32 with inf"])
+@pytest.mark.parametrize("case", ["float64", "float64 x 1e200", "float32 x 1e20", "float32 with inf"])
 def test_pair_bounds_are_the_exact_squares_where_float32_does_not_apply(case):
-    """float64 features, float32 ones whose squared differences could overflow float32, and non-finite ones."""
-    a = torch.randn(30, 8, dtype=torch.float64 if case == "float64" else torch.float32)
-    if case == "float32 x 1e20":
+    """float64 features (also where the square of the largest entry overflows a Python float), float32 ones
+    whose squared differences could overflow float32, and non-finite ones."""
+    a = torch.randn(30, 8, dtype=torch.float64 if case.startswith("float64") else torch.float32)
+    if case == "float64 x 1e200":
+        a *= 1e200
+    elif case == "float32 x 1e20":
         a *= 1e20
     elif case == "float32 with inf":
         a[0, 0] = float("inf")

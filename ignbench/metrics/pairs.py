@@ -38,7 +38,7 @@ class PairMeasure:
     def __init__(self, a: torch.Tensor, b: torch.Tensor, scale: float, largest: float):
         self.a, self.b, self.scale = a, b, scale
         k_terms = a.shape[1] + 4
-        no_overflow = 4 * k_terms * largest**2 < 2.0**127  # |a - b|^2 summed over the features
+        no_overflow = largest < math.sqrt(2.0**127 / (4 * k_terms))  # |a - b|^2 summed over the features
         self.float32 = a.dtype == b.dtype == torch.float32 and math.isfinite(largest) and no_overflow
         # Rounding of float32 |a - b|: each difference, each square and the square root once, the sum K - 1
         # times (Higham, Thm 3.4, any order or wider accumulator), and 2 more for a norm that rescales: within
@@ -63,15 +63,18 @@ class PairMeasure:
 
     def exact(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """float64 distances from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which cancels for near
-        neighbours)."""
+        neighbours), summed in units of `scale` so that features near float64's limits (1e200, 1e-200) neither
+        overflow nor underflow: dividing and multiplying by a power of two is exact."""
         out = torch.empty(len(rows), dtype=torch.float64)
         diff, other = (torch.empty(0, dtype=torch.float64) for _ in range(2))
         for sl, a_rows, b_rows in self._gathered(rows, cols, torch.float64):
             # both sides in float64 before subtracting (a mixed-dtype subtraction is slower than the two copies)
             diff, other = diff.resize_(a_rows.shape), other.resize_(b_rows.shape)
             diff.copy_(a_rows).sub_(other.copy_(b_rows))
+            if self.scale != 1.0:
+                diff.div_(self.scale)
             torch.linalg.vector_norm(diff, dim=1, out=out[sl])
-        return out
+        return out if self.scale == 1.0 else out.mul_(self.scale)
 
     def bounds(self, rows: torch.Tensor, cols: torch.Tensor) -> Bracket:
         """float64 lower and upper bounds of the squares of `exact`'s distances / scale; where float32 bounds do not
