@@ -187,6 +187,30 @@ def test_coverage_density_exact_on_hard_inputs(case, screen, bracket, dtype, hal
     assert 0 < ours["coverage"] < 1 and ours["density"] > 0
 
 
+@pytest.fixture
+def default_float32_products():
+    """Restores torch's default, IEEE float32 products, after the test."""
+    yield
+    torch.set_float32_matmul_precision("highest")
+
+
+@pytest.mark.parametrize("allow", ["set_float32_matmul_precision", "mkldnn fp32_precision"])
+def test_coverage_density_exact_when_float32_products_may_use_bfloat16(allow, default_float32_products):
+    """A process that lets float32 products round their inputs to bfloat16 (as training code often does) gets the
+    same values with the float32 screen, and keeps its setting."""
+    if allow == "set_float32_matmul_precision":
+        torch.set_float32_matmul_precision("medium")
+    else:
+        torch.backends.mkldnn.matmul.fp32_precision = "bf16"
+    rng = np.random.default_rng(2)
+    real, fake = rng.normal(size=(800, 300)), rng.normal(0.05, 1.0, size=(700, 300))
+    ours = coverage_density(real.astype(np.float32), fake.astype(np.float32), k=5, screen_dtype=torch.float32)
+    assert torch.backends.mkldnn.matmul.fp32_precision == "bf16"
+    reference = brute_force_coverage_density(real.astype(np.float32).astype(np.float64),
+                                             fake.astype(np.float32).astype(np.float64), k=5)
+    assert ours == pytest.approx(reference, abs=1e-12)
+
+
 @pytest.mark.parametrize("size", [1e200, 1e-200])
 def test_coverage_density_exact_near_float64_limits(size):
     """Features whose squared distances overflow or underflow float64 itself: the values equal a float64

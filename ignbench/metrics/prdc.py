@@ -33,6 +33,7 @@ from ignbench.metrics.screen import (
     Screen,
     Side,
     fast_screen_dtype,
+    ieee_float32_products,
     key_value,
     largest_magnitude,
     order_keys,
@@ -248,6 +249,7 @@ def _inside(pairs: PairMeasure, rows: torch.Tensor, cols: torch.Tensor, radius: 
     return inside
 
 
+@ieee_float32_products()
 def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.Tensor, k: int = DEFAULT_K,
                      chunk: int = 1024, screen_dtype: torch.dtype | None = None) -> dict[str, float]:
     """Coverage and density of `fake` against `real` (rows are feature vectors), with k nearest neighbours.

@@ -11,6 +11,8 @@ a band need exact distances.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NamedTuple
 
 import torch
@@ -26,6 +28,20 @@ def fast_screen_dtype() -> torch.dtype:
     """bfloat16 where the CPU multiplies it in hardware (AMX tiles or AVX512-BF16: 3-4x float32), else float32."""
     return torch.bfloat16 if torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported() \
         else torch.float32
+
+
+@contextmanager
+def ieee_float32_products() -> Iterator[None]:
+    """Within the block, float32 matrix products on CPU are IEEE float32, as every error bound here assumes,
+    whatever the process allowed them: torch.set_float32_matmul_precision("medium") (which training code often
+    sets) lets oneDNN round float32 inputs to bfloat16, an error x65,000 past the bounds."""
+    backend = torch.backends.mkldnn.matmul
+    allowed = backend.fp32_precision
+    backend.fp32_precision = "ieee"
+    try:
+        yield
+    finally:
+        backend.fp32_precision = allowed
 
 
 def largest_magnitude(*arrays: torch.Tensor) -> float:
