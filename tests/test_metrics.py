@@ -15,6 +15,7 @@ from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from ignbench.data.images import load_labelled
 from ignbench.metrics import lenet
+from ignbench.metrics import pairs as pairs_module
 from ignbench.metrics import prdc as prdc_module
 from ignbench.metrics import screen as screen_module
 from ignbench.metrics.fld import lenet_features
@@ -100,6 +101,7 @@ def brute_force_coverage_density(real: np.ndarray, fake: np.ndarray, k: int) -> 
 
 
 SCREENS = [torch.bfloat16, torch.float32]  # both screening precisions, whichever this CPU would pick
+NEVER_DENSE, ALWAYS_DENSE = 2.0, 0.0  # values of pairs.DENSE_SHARE: no row, or every row, bounded by products
 
 
 @pytest.fixture(params=[True, False], ids=["bracket", "lower-only"])
@@ -167,20 +169,23 @@ def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:
     elif case == "duplicates":
         real = np.repeat(real[:200], 3, axis=0)
         fake[:100] = real[:100]
+    elif case == "tiny rows":  # a cluster 1e-22 the size of the rest: its products underflow float32
+        real[:100] *= 1e-22
+        fake[:80] *= 1e-22
     elif case.startswith("scale"):
         scale = float(case.split()[1])
         real, fake = real * scale, fake * scale
     return real, fake
 
 
-@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30", "scale 1e-25",
-                                  "scale 1e20"])
+@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "tiny rows", "scale 1e-30", "scale 1e30",
+                                  "scale 1e-25", "scale 1e20"])
 @pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_coverage_density_exact_on_hard_inputs(case, screen, bracket, dtype, halves):
-    """Identical to plain float64 definitions (1e-12) with outliers, heavy tails, duplicated rows and at feature
-    scales where float32 under- or overflows: no silent loss of precision at any finite scale. float32 features
-    also take the float32 pair bounds, where they apply."""
+    """Identical to plain float64 definitions (1e-12) with outliers, heavy tails, duplicated rows, a cluster of
+    rows whose products underflow, and at feature scales where float32 under- or overflows: no silent loss of
+    precision at any finite scale. float32 features also take the float32 pair bounds, where they apply."""
     real, fake = (x.astype(dtype) for x in _hard_case(case))
     ours = coverage_density(real, fake, k=5, chunk=128, screen_dtype=screen)
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
@@ -211,6 +216,38 @@ def test_coverage_density_exact_when_float32_products_may_use_bfloat16(allow, de
     assert ours == pytest.approx(reference, abs=1e-12)
 
 
+@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "tiny rows", "scale 1e-30", "scale 1e30"])
+@pytest.mark.parametrize("screen", SCREENS)
+def test_coverage_density_exact_with_every_pair_bound_from_products(case, screen, monkeypatch):
+    """float32 features whose pair bounds all come from products of whole rows (by default only rows with pairs
+    to a sixteenth of the other side take them) give the same values as the float64 reference."""
+    monkeypatch.setattr(pairs_module, "DENSE_SHARE", ALWAYS_DENSE)
+    real, fake = (x.astype(np.float32) for x in _hard_case(case))
+    ours = coverage_density(real, fake, k=5, chunk=128, screen_dtype=screen)
+    assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
+
+
+@pytest.fixture
+def flush_denormal():
+    """Subnormals flushed to zero (inputs and results) for the test, as torch.set_flush_denormal(True) does."""
+    if not torch.set_flush_denormal(True):
+        pytest.fail("this CPU cannot flush subnormals (no SSE3)")
+    yield
+    torch.set_flush_denormal(False)
+
+
+@pytest.mark.parametrize("case", ["tiny rows", "scale 1e-25"])
+@pytest.mark.parametrize("screen", SCREENS)
+@pytest.mark.parametrize("dense_share", [NEVER_DENSE, ALWAYS_DENSE])
+def test_coverage_density_exact_when_subnormals_flush(case, screen, dense_share, flush_denormal, monkeypatch):
+    """With subnormals flushed to zero, every bound still holds: the values equal the float64 reference, with the
+    float32 pair bounds from differences or from products."""
+    monkeypatch.setattr(pairs_module, "DENSE_SHARE", dense_share)
+    real, fake = (x.astype(np.float32) for x in _hard_case(case))
+    ours = coverage_density(real, fake, k=5, chunk=128, screen_dtype=screen)
+    assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
+
+
 @pytest.mark.parametrize("size", [1e200, 1e-200])
 def test_coverage_density_exact_near_float64_limits(size):
     """Features whose squared distances overflow or underflow float64 itself: the values equal a float64
@@ -223,7 +260,7 @@ def test_coverage_density_exact_near_float64_limits(size):
     assert expected["coverage"] > 0.5
 
 
-@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "scale 1e-30", "scale 1e30"])
+@pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "tiny rows", "scale 1e-30", "scale 1e30"])
 @pytest.mark.parametrize("screen", SCREENS)
 def test_screen_brackets_every_pair(case, screen):
     """The screening product's lower and upper bounds hold the true value they bracket, pair by pair, against
@@ -245,7 +282,9 @@ def test_screen_brackets_every_pair(case, screen):
     truth = (fake_sq[:, None] + real_sq[None, :] - 2 * fake @ real.T - row[:, None] - col[None, :]).reshape(-1)
     norms = (fake_sq[:, None] + real_sq[None, :] + row.abs()[:, None] + col.abs()[None, :]).reshape(-1)
     assert (lower <= truth - 1e-12 * norms).all() and (truth + 1e-12 * norms <= upper).all()
-    assert ((upper - lower) / norms).max() <= 16 * bound.u_in + 8 * (bound.vector_err + bound.scalar_err)
+    flushed = bound.flush_err * (bound.flush_per_norm * (fake_sq.sqrt()[:, None] + real_sq.sqrt()[None, :])
+                                 + 2 * bound.flush_per_row).reshape(-1)
+    assert ((upper - lower - 4 * flushed) / norms).max() <= 16 * bound.u_in + 8 * (bound.vector_err + bound.scalar_err)
 
 
 def _float32_pair_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -284,11 +323,9 @@ def test_product_by_halves_brackets_every_pair(case, screen):
     assert (lower <= truth - room).all() and (truth + room <= upper).all()
 
 
-@pytest.mark.parametrize("case", list(_float32_pair_cases()))
-def test_pair_bounds_hold_the_float64_distance(case):
-    """float32 pair bounds hold the square of the float64 distance from coordinate differences (which is
-    scipy's, to float64 rounding) in the screen's units, pair by pair with room for that rounding, in a band of a
-    few parts in ten thousand, far narrower than the screen's, but for squares that underflow float32."""
+def _all_pairs(case: str) -> tuple[PairMeasure, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A float32 PairMeasure of one of the float32 pair cases, every pair of rows, and the squares of their
+    float64 distances in the screen's units (checked against scipy's)."""
     a, b = (torch.as_tensor(x) for x in _float32_pair_cases()[case])
     largest = largest_magnitude(a, b)
     measure = PairMeasure(a, b, power_of_two_scale(largest), largest)
@@ -297,11 +334,68 @@ def test_pair_bounds_hold_the_float64_distance(case):
     exact = measure.exact(rows, cols)
     truth = scipy.spatial.distance.cdist(a.double().numpy(), b.double().numpy()).reshape(-1)
     assert np.allclose(exact.numpy(), truth, rtol=1e-14, atol=0)
-    bracket, square = measure.bounds(rows, cols), (exact / measure.scale).square()
+    return measure, rows, cols, (exact / measure.scale).square()
+
+
+def _assert_holds(bracket: pairs_module.Bracket, square: torch.Tensor) -> None:
+    """The bracket holds each square with room for float64's rounding of it."""
     assert bracket.exact is None
     assert (bracket.low <= square * (1 - 1e-13)).all() and (square * (1 + 1e-13) <= bracket.high).all()
+
+
+@pytest.mark.parametrize("case", list(_float32_pair_cases()))
+def test_pair_bounds_hold_the_float64_distance(case, monkeypatch):
+    """float32 pair bounds from coordinate differences hold the square of the float64 distance from coordinate
+    differences (which is scipy's, to float64 rounding) in the screen's units, pair by pair with room for that
+    rounding, in a band of a few parts in ten thousand, far narrower than the screen's, but for squares that
+    underflow float32."""
+    monkeypatch.setattr(pairs_module, "DENSE_SHARE", NEVER_DENSE)
+    measure, rows, cols, square = _all_pairs(case)
+    bracket = measure.bounds(rows, cols)
+    _assert_holds(bracket, square)
     slack = 2.1 * measure.relative * square + 2.1 * measure.absolute / measure.scale**2
     assert ((bracket.high - bracket.low) <= slack).all()
+
+
+@pytest.mark.parametrize("case", list(_float32_pair_cases()))
+def test_product_bounds_hold_the_float64_distance(case, monkeypatch):
+    """Bounds from float32 products of whole rows hold the same squares, in a band of a few parts in ten thousand
+    of |a| |b| (and float64 rounding of (|a| + |b|)^2): for the rows scaled x100 among the outliers, a small
+    fraction of the band of the bounds from differences, which scales with |a - b|^2."""
+    monkeypatch.setattr(pairs_module, "DENSE_SHARE", ALWAYS_DENSE)
+    measure, rows, cols, square = _all_pairs(case)
+    bracket = measure.bounds(rows, cols)
+    _assert_holds(bracket, square)
+    norms = torch.cat([measure.a, measure.b]).double().norm(dim=1) / measure.scale
+    norm_a, norm_b = norms[rows], norms[len(measure.a) + cols]
+    dim = measure.a.shape[1]
+    flushed = measure.dot_flushed * (dim**0.5 * (norm_a + norm_b) * measure.scale + 2 * dim) / measure.scale**2
+    width = 2.1 * (measure.dot_relative * norm_a * norm_b + flushed + measure.float64_relative * (norm_a + norm_b)**2)
+    assert ((bracket.high - bracket.low) <= width).all()
+    if case == "outliers":
+        far = (rows < 3) & (cols >= 2)  # a real scaled x100 and a fake that is not
+        assert ((bracket.high - bracket.low)[far] <= 0.05 * measure.relative * square[far]).all()
+
+
+def test_pair_bounds_take_products_for_rows_with_many_pairs_and_differences_for_the_rest(monkeypatch):
+    """In one call: pairs of a row of either side that has pairs to a sixteenth of the other side's rows get the
+    product bounds, all the others the bounds from differences, each as when it is the only kind (the products'
+    float32 rounding may differ with how many rows they multiply at once, their widths do not)."""
+    measure, rows, cols, square = _all_pairs("outliers")
+    n_a, n_b = len(measure.a), len(measure.b)
+    keep = (rows == 0) | (cols == 5) | (torch.rand(len(rows), generator=torch.Generator().manual_seed(0)) < 0.01)
+    rows, cols, square = rows[keep], cols[keep], square[keep]
+    by_row, by_col = torch.bincount(rows, minlength=n_a), torch.bincount(cols, minlength=n_b)
+    dense = (by_row[rows] >= n_b / 16) | (by_col[cols] >= n_a / 16)
+    assert dense.sum() == n_a + n_b - 1 and len(rows) > dense.sum() + 100
+    mixed = measure.bounds(rows, cols)
+    _assert_holds(mixed, square)
+    for share, which in ((ALWAYS_DENSE, dense), (NEVER_DENSE, ~dense)):
+        monkeypatch.setattr(pairs_module, "DENSE_SHARE", share)
+        alone = measure.bounds(rows, cols)
+        width, alone_width = (x.high[which] - x.low[which] for x in (mixed, alone))
+        assert torch.allclose(width, alone_width, rtol=1e-9, atol=0)
+        assert torch.allclose(mixed.low[which], alone.low[which], rtol=1e-6, atol=0)
 
 
 @pytest.mark.parametrize("case", ["float64", "float64 x 1e200", "float32 x 1e20", "float32 with inf"])

@@ -4,17 +4,28 @@
 by. `PairMeasure.bounds` brackets their squares from float32 arithmetic alone, which is twice as fast and, at a
 width of a few parts in ten thousand, decides nearly every comparison that the screen's few parts in a thousand
 left open: only the rest need the float64 distance.
+
+A row with pairs to a large share of the other side's rows (one that dominates every distance it is in, as a
+Cauchy row with one huge coordinate does, ties with thousands of others within the screen's band) gets its
+bounds from one float32 product with all of them instead of gathered differences: x20 less work, and narrower,
+since its error scales with |a| |b| rather than |a - b|^2.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from functools import cached_property
 from typing import NamedTuple
 
 import torch
 
+from ignbench.metrics.screen import ieee_float32_products
+
 BATCH_BYTES = 1 << 20  # per buffer of gathered rows: it stays in cache
+DENSE_SHARE = 1 / 16  # a row with pairs to this share of the other side's rows or more gets them from a product
+DENSE_ROWS = 64  # such rows per product
+NORM_ROWS = 64  # rows per block when taking float64 norms of float32 rows (a whole float64 copy is x4 slower)
 
 
 class Bracket(NamedTuple):
@@ -47,6 +58,16 @@ class PairMeasure:
         self.relative = 2 * gamma
         # squares and differences that flush or round to subnormals: each off by < 2^-126
         self.absolute = 2 * k_terms * 2.0**-126
+        # Product bounds (see `_from_products`): twice a float32 dot product's error, gamma_K sum |a_i b_i| <=
+        # gamma_K |a| |b|, plus what flushing subnormals can lose (< 2^-126 (|a_i| + |b_i| + 2) a term, with
+        # inputs and results flushed to zero: sum |a_i| <= sqrt(K) |a|), and a float64 share of (|a| + |b|)^2
+        # for the float64 norms, the sum that combines them, and the float64 rounding of `exact` that the bounds
+        # must also hold (and 2^-40 of room on top, as the other bounds have).
+        dim = a.shape[1]
+        self.dot_relative = 2 * dim * 2.0**-24 / (1 - dim * 2.0**-24) * (1 + 2.0**-30)
+        self.dot_flushed = 2 * 2.0**-126 * (1 + 2.0**-30)
+        self.sqrt_dim = math.sqrt(dim)
+        self.float64_relative = 8 * (dim + 8) * 2.0**-53 + 2.0**-40
 
     def _gathered(self, rows: torch.Tensor, cols: torch.Tensor,
                   work: torch.dtype) -> Iterator[tuple[slice, torch.Tensor, torch.Tensor]]:
@@ -60,6 +81,16 @@ class PairMeasure:
             torch.index_select(self.a, 0, rows[sl], out=buffers[0][:n])
             torch.index_select(self.b, 0, cols[sl], out=buffers[1][:n])
             yield sl, buffers[0][:n], buffers[1][:n]
+
+    @cached_property
+    def a_squares(self) -> torch.Tensor:
+        """float64 |a_i|^2 of every row of `a`."""
+        return _squared_norms(self.a)
+
+    @cached_property
+    def b_squares(self) -> torch.Tensor:
+        """float64 |b_j|^2 of every row of `b`."""
+        return self.a_squares if self.b is self.a else _squared_norms(self.b)
 
     def exact(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """float64 distances from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which cancels for near
@@ -84,10 +115,67 @@ class PairMeasure:
             exact = self.exact(rows, cols)
             square = (exact / self.scale).square()
             return Bracket(square, square, exact)
-        norm = torch.empty(len(rows), dtype=torch.float32)
-        for sl, a_rows, b_rows in self._gathered(rows, cols, torch.float32):
+        low, high = (torch.empty(len(rows), dtype=torch.float64) for _ in range(2))
+        dense = self._from_products(rows, cols, low, high)
+        rest = slice(None) if dense is None else (~dense).nonzero()[:, 0]
+        rest_rows, rest_cols = rows[rest], cols[rest]
+        norm = torch.empty(len(rest_rows), dtype=torch.float32)
+        for sl, a_rows, b_rows in self._gathered(rest_rows, rest_cols, torch.float32):
             torch.linalg.vector_norm(a_rows.sub_(b_rows), dim=1, out=norm[sl])
         square = norm.double().square()
-        low = (square * (1 - self.relative) - self.absolute) * (1 - 2.0**-40)
-        high = (square * (1 + self.relative) + self.absolute) * (1 + 2.0**-40)
-        return Bracket(low.clamp_min(0) / self.scale**2, high / self.scale**2, None)
+        low[rest] = (square * (1 - self.relative) - self.absolute) * (1 - 2.0**-40)
+        high[rest] = (square * (1 + self.relative) + self.absolute) * (1 + 2.0**-40)
+        return Bracket(low.clamp_min_(0).div_(self.scale**2), high.div_(self.scale**2), None)
+
+    def _from_products(self, rows: torch.Tensor, cols: torch.Tensor, low: torch.Tensor,
+                       high: torch.Tensor) -> torch.Tensor | None:
+        """Sets low and high (unscaled) at the pairs whose row of `a`, or else row of `b`, has pairs to at least
+        DENSE_SHARE of the other side's rows, from float32 products of those rows with all of the other side's,
+        and returns which pairs those are (None if none).
+
+        d^2 = |a|^2 + |b|^2 - 2 a.b with float64 norms and a float32 a.b: the dot product's error,
+        gamma_K |a| |b|, is what makes the bracket; for a row far larger than the rest it is a fraction
+        |b| / |a| of the difference bound's gamma_K |a - b|^2.
+        """
+        if len(rows) < DENSE_SHARE * min(len(self.a), len(self.b)):
+            return None
+        dense_a = (torch.bincount(rows, minlength=len(self.a)) >= DENSE_SHARE * len(self.b))[rows]
+        dense_b = (torch.bincount(cols, minlength=len(self.b)) >= DENSE_SHARE * len(self.a))[cols] & ~dense_a
+        if not (dense_a.any() or dense_b.any()):
+            return None
+        sides = ((dense_a, self.a, self.a_squares, rows, self.b, self.b_squares, cols),
+                 (dense_b, self.b, self.b_squares, cols, self.a, self.a_squares, rows))
+        for dense, own, own_squares, own_idx, other, other_squares, other_idx in sides:
+            at = dense.nonzero()[:, 0]
+            if not len(at):
+                continue
+            dots = _dots(own, other, own_idx[at], other_idx[at]).double()
+            own_sq, other_sq = own_squares[own_idx[at]], other_squares[other_idx[at]]
+            estimate = own_sq + other_sq - 2 * dots
+            cross, norm_sum = (own_sq * other_sq).sqrt(), own_sq.sqrt() + other_sq.sqrt()
+            width = (self.dot_relative * cross + self.dot_flushed * (self.sqrt_dim * norm_sum + 2 * own.shape[1])
+                     + self.float64_relative * norm_sum.square())
+            low[at], high[at] = estimate - width, estimate + width
+        return dense_a | dense_b
+
+
+def _squared_norms(x: torch.Tensor) -> torch.Tensor:
+    """float64 squared norms of the rows of a float32 matrix, a block of rows at a time."""
+    out = torch.empty(len(x), dtype=torch.float64)
+    for start in range(0, len(x), NORM_ROWS):
+        torch.linalg.vector_norm(x[start : start + NORM_ROWS], dim=1, dtype=torch.float64,
+                                 out=out[start : start + NORM_ROWS])
+    return out.square_()
+
+
+def _dots(own: torch.Tensor, other: torch.Tensor, own_idx: torch.Tensor, other_idx: torch.Tensor) -> torch.Tensor:
+    """float32 dot products own[own_idx] . other[other_idx], from the products of DENSE_ROWS distinct rows of
+    `own` at a time with all of `other`, in IEEE float32."""
+    distinct, which = torch.unique(own_idx, return_inverse=True)
+    out = torch.empty(len(own_idx), dtype=torch.float32)
+    with ieee_float32_products():
+        for start in range(0, len(distinct), DENSE_ROWS):
+            at = ((which >= start) & (which < start + DENSE_ROWS)).nonzero()[:, 0]
+            product = own[distinct[start : start + DENSE_ROWS]] @ other.T
+            out[at] = product[which[at] - start, other_idx[at]]
+    return out

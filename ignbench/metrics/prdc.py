@@ -134,6 +134,16 @@ def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int)
     radii = torch.empty(n_real, dtype=torch.float64)
     by_halves = screen.dim >= SYMMETRIC_MIN_DIM and rhs.matrix[0].nbytes * n_real // 2 <= SYMMETRIC_MAX_BYTES
     products = symmetric_products if by_halves else chunk_products
+    exhausted: list[tuple[torch.Tensor, torch.Tensor]] = []  # rows whose lists kept missing one, and their keys
+
+    def check_every_entry() -> None:
+        """The exhausted rows' radii from every entry that their bound does not exclude, all together (one pass
+        of `reals.bounds`'s products over the reals for them all)."""
+        rows, keys = (torch.cat(parts) for parts in zip(*exhausted, strict=True))
+        reach = screen.keys_up_to((radii[rows] / scale).square())
+        radii[rows] = _kth_within(reals, rows, keys, reach, screen, k)
+        exhausted.clear()
+
     for start, product in products(lhs.matrix, rhs.matrix, RADII_CHUNK):
         rows = torch.arange(start, start + len(product))
         keys = order_keys(product)
@@ -142,12 +152,15 @@ def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int)
         if doubtful.double().mean() > RETRY_SHARE:
             n_cand = min(2 * n_cand, n_real)
         while doubtful.any():
-            rows, keys, size = rows[doubtful], keys[doubtful], 2 * size
-            if size > MAX_CANDIDATES or size >= n_real:  # every entry that the bound does not exclude
-                reach = screen.keys_up_to((radii[rows] / scale).square())
-                radii[rows] = _kth_within(reals, rows, keys[:, :n_real], reach, screen, k)
+            rows, keys, size = rows[doubtful], keys[doubtful], 2 * size  # copies: the product's buffer moves on
+            if size > MAX_CANDIDATES or size >= n_real:
+                exhausted.append((rows, keys[:, :n_real]))
                 break
             doubtful = _radii_among_candidates(radii, reals, rows, keys, size, lhs, rhs, screen, k)
+        if sum(len(rows) for rows, _ in exhausted) >= RADII_CHUNK:
+            check_every_entry()
+    if exhausted:
+        check_every_entry()
     return radii
 
 

@@ -105,6 +105,13 @@ class Screen:
     own rounding, so the exact float64 distances would decide it the same way. A bf16 product is rounded to
     nearest bf16 on output, which moves it by at most half a unit in the last place.
 
+    Subnormals: a product or partial sum below 2^-126 may be flushed to zero, and an input below it read as zero
+    (AMX does both, and so does any CPU after torch.set_flush_denormal(True)); gradual underflow loses less.
+    Each costs < 2^-126 times the other factor, or 1: over a row pair < 2^-126 ((2 sqrt(K) + 4)(|a^| + |b^|)
+    + 2 (K + TAIL) + 6) for the features, the sums, the scalar pieces and the rank-one factors, an absolute term
+    each side takes half of (twice, as the margin). It only matters for rows whose squared norms are tiny next to
+    the largest: without it, the float32 screen misjudged pairs of rows 1e-22 the size of the others.
+
     Both sides round their rank-one factors up alike (and 2 x up(v) = up(2 v)), so a product of one set of rows
     with itself subtracts the same term at (i, j) as at (j, i): either entry bounds the pair, with the same upper
     bound.
@@ -122,12 +129,16 @@ class Screen:
         margin = 2
         self.vector_err = margin * 3 * gamma * (1 + self.u_in) ** 2
         self.scalar_err = margin * (2 * gamma + 2.0**-22)
+        self.flush_err = margin * 2.0**-126 * (1 + 2.0**-20)
+        self.flush_per_norm = (2 * math.sqrt(k_terms) + 4) * (1 + self.u_in)
+        self.flush_per_row = k_terms + 3
         # significant bits of the output (float32: the accumulator itself, nothing to add)
         self.out_bits = None if dtype == torch.float32 else 1 - round(math.log2(torch.finfo(dtype).eps))
 
     def err(self, sq: torch.Tensor, scalar: torch.Tensor) -> torch.Tensor:
         """One side's error share, for rows of squared norm `sq` whose scalar has magnitude `scalar`."""
-        return self.vector_err * sq + self.scalar_err * scalar.abs()
+        flushed = self.flush_err * (self.flush_per_norm * sq.sqrt() + self.flush_per_row)
+        return self.vector_err * sq + self.scalar_err * scalar.abs() + flushed
 
     def _pieces(self, v: torch.Tensor) -> torch.Tensor:
         """v (float64) as three `dtype` rows whose float32 sum is v to 24 significant bits."""
