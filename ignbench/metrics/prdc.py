@@ -44,7 +44,8 @@ DEFAULT_K = 5
 CANDIDATE_MARGIN = 4  # extra screened neighbours first kept when bracketing each real's k-th neighbour
 RETRY_SHARE = 0.25  # share of a chunk's rows tried again above which the next chunks keep twice the candidates
 # (a retried row pays for both sizes, so doubling for all pays once about a quarter of them need it)
-MAX_CANDIDATES = 256  # past this, a row's exact distances are taken to every entry its bound does not exclude
+MAX_CANDIDATES = 64  # past this, a row's radius is taken from every entry its bound does not exclude (for the
+# rows that get there, pair bounds from one product per row cost less than two more rounds of lists)
 FIRST_EXTRA = 2  # candidates measured beyond the fewest that bound a real's k-th neighbour distance
 RADII_CHUNK = 1024
 SYMMETRIC_MIN_DIM = 512  # feature sizes from which the real-real product is computed by halves (see below) ...
