@@ -172,10 +172,12 @@ def _dots(own: torch.Tensor, other: torch.Tensor, own_idx: torch.Tensor, other_i
     """float32 dot products own[own_idx] . other[other_idx], from the products of DENSE_ROWS distinct rows of
     `own` at a time with all of `other`, in IEEE float32."""
     distinct, which = torch.unique(own_idx, return_inverse=True)
+    order = which.argsort()
+    ends = torch.searchsorted(which[order], torch.arange(0, len(distinct) + DENSE_ROWS, DENSE_ROWS)).tolist()
     out = torch.empty(len(own_idx), dtype=torch.float32)
     with ieee_float32_products():
-        for start in range(0, len(distinct), DENSE_ROWS):
-            at = ((which >= start) & (which < start + DENSE_ROWS)).nonzero()[:, 0]
+        for block, start in enumerate(range(0, len(distinct), DENSE_ROWS)):
+            at = order[ends[block] : ends[block + 1]]  # the pairs of these DENSE_ROWS distinct rows
             product = own[distinct[start : start + DENSE_ROWS]] @ other.T
             out[at] = product[which[at] - start, other_idx[at]]
     return out
