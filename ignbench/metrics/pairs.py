@@ -46,8 +46,11 @@ class PairMeasure:
     it leaves the bounds too wide to decide anything, so the exact distances decide).
     """
 
-    def __init__(self, a: torch.Tensor, b: torch.Tensor, scale: float, largest: float):
+    def __init__(self, a: torch.Tensor, b: torch.Tensor, scale: float, largest: float,
+                 scaled_norms: tuple[torch.Tensor, torch.Tensor] | None = None):
         self.a, self.b, self.scale = a, b, scale
+        if scaled_norms is not None:  # float64 |a_i| / scale and |b_j| / scale, as the screen's rounding took them
+            self.a_squares, self.b_squares = ((norm * scale).square() for norm in scaled_norms)
         k_terms = a.shape[1] + 4
         no_overflow = largest < math.sqrt(2.0**127 / (4 * k_terms))  # |a - b|^2 summed over the features
         self.float32 = a.dtype == b.dtype == torch.float32 and math.isfinite(largest) and no_overflow
@@ -84,7 +87,7 @@ class PairMeasure:
 
     @cached_property
     def a_squares(self) -> torch.Tensor:
-        """float64 |a_i|^2 of every row of `a`."""
+        """float64 |a_i|^2 of every row of `a` (given, or taken when first needed)."""
         return _squared_norms(self.a)
 
     @cached_property
@@ -171,13 +174,15 @@ def _squared_norms(x: torch.Tensor) -> torch.Tensor:
 def _dots(own: torch.Tensor, other: torch.Tensor, own_idx: torch.Tensor, other_idx: torch.Tensor) -> torch.Tensor:
     """float32 dot products own[own_idx] . other[other_idx], from the products of DENSE_ROWS distinct rows of
     `own` at a time with all of `other`, in IEEE float32."""
-    distinct, which = torch.unique(own_idx, return_inverse=True)
-    order = which.argsort()
-    ends = torch.searchsorted(which[order], torch.arange(0, len(distinct) + DENSE_ROWS, DENSE_ROWS)).tolist()
+    order = own_idx.argsort()
+    distinct, counts = torch.unique_consecutive(own_idx[order], return_counts=True)
+    which = torch.repeat_interleave(torch.arange(len(distinct)), counts)  # of each pair in `order`
+    first = torch.cat([torch.zeros(1, dtype=torch.long), counts.cumsum(0)]).tolist()  # each row's first pair
     out = torch.empty(len(own_idx), dtype=torch.float32)
     with ieee_float32_products():
-        for block, start in enumerate(range(0, len(distinct), DENSE_ROWS)):
-            at = order[ends[block] : ends[block + 1]]  # the pairs of these DENSE_ROWS distinct rows
+        for start in range(0, len(distinct), DENSE_ROWS):
+            pairs = slice(first[start], first[min(start + DENSE_ROWS, len(distinct))])
+            at = order[pairs]
             product = own[distinct[start : start + DENSE_ROWS]] @ other.T
-            out[at] = product[which[at] - start, other_idx[at]]
+            out[at] = product[which[pairs] - start, other_idx[at]]
     return out

@@ -286,11 +286,12 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     rounded_real = screen.round(real, scale)
     no_scalar = torch.zeros(len(real), dtype=torch.float64)
     real_rhs = screen.rhs(rounded_real, no_scalar)
-    radii = real_radii(PairMeasure(real, real, scale, largest), screen.lhs(rounded_real, no_scalar), real_rhs,
-                       screen, k)
+    real_pairs = PairMeasure(real, real, scale, largest, (rounded_real.norm, rounded_real.norm))
+    radii = real_radii(real_pairs, screen.lhs(rounded_real, no_scalar), real_rhs, screen, k)
     # p_ij = d(f_i, r_j)^2 - r_j^2 (scaled): pair (i, j) is inside real j's ball iff p_ij < 0
     real_rhs = screen.with_col(real_rhs, rounded_real.norm.square(), (radii / scale).square())
-    fake_lhs = screen.lhs(screen.round(fake, scale), torch.zeros(len(fake), dtype=torch.float64))
+    rounded_fake = screen.round(fake, scale)
+    fake_lhs = screen.lhs(rounded_fake, torch.zeros(len(fake), dtype=torch.float64))
     inside_parts, unsure_parts = [], []
     for start, product in chunk_products(fake_lhs.matrix, real_rhs.matrix, chunk):
         rows, cols = nonpositive(order_keys(product))
@@ -299,7 +300,8 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
         inside_parts.append(pairs[:, surely_inside])
         unsure_parts.append(pairs[:, ~surely_inside])
     fake_idx, real_idx = torch.cat(unsure_parts, dim=1)
-    decided = _inside(PairMeasure(fake, real, scale, largest), fake_idx, real_idx, radii[real_idx])
+    fake_pairs = PairMeasure(fake, real, scale, largest, (rounded_fake.norm, rounded_real.norm))
+    decided = _inside(fake_pairs, fake_idx, real_idx, radii[real_idx])
     inside = torch.cat([*inside_parts, torch.stack([fake_idx, real_idx])[:, decided]], dim=1)
     covered = torch.zeros(len(real), dtype=torch.bool)
     covered[inside[1]] = True
