@@ -51,6 +51,7 @@ RADII_CHUNK = 1024
 SYMMETRIC_MIN_DIM = 512  # feature sizes from which the real-real product is computed by halves (see below) ...
 SYMMETRIC_MAX_BYTES = 1 << 30  # ... if the half that it keeps fits in this (32k reals in bfloat16)
 TRANSPOSE_TILE = 256  # rows per tile when copying the product's transposed halves
+SORT_MAX_WIDTH = 16  # rows up to this wide are sorted to pick their k-th smallest, wider ones take a top-k
 GROUP = 32  # column groups for the neighbour pre-selection in `_smallest_per_row`
 BLOCK = 64  # columns per block when collecting the sparse screened pairs (divides screen.PAD_TO)
 
@@ -218,11 +219,13 @@ def _kth_among(reals: PairMeasure, rows: torch.Tensor, cand: torch.Tensor, low: 
 
 def _smallest(values: torch.Tensor, rank: int | torch.Tensor) -> torch.Tensor:
     """The rank-th smallest (0-based) of each row of `values`, as a column, for one rank or a column of ranks
-    (clipped to the row width). A top-k: on rows thousands wide, x5 faster than kthvalue and x40 than a sort."""
+    (clipped to the row width). Rows of up to SORT_MAX_WIDTH entries are sorted (x1.6 faster than a top-k at
+    10); wider ones take a top-k (on rows thousands wide, x5 faster than kthvalue and x40 than a sort)."""
     width = values.shape[1]
-    rank = torch.full((len(values), 1), rank) if isinstance(rank, int) else rank
-    ranked = values.topk(min(int(rank.max()) + 1, width), dim=1, largest=False).values
-    return ranked.gather(1, rank.clamp_max(width - 1))
+    rank = (torch.full((len(values), 1), rank) if isinstance(rank, int) else rank).clamp_max(width - 1)
+    if width <= SORT_MAX_WIDTH:
+        return values.sort(dim=1).values.gather(1, rank)
+    return values.topk(int(rank.max()) + 1, dim=1, largest=False).values.gather(1, rank)
 
 
 def _kth_within(reals: PairMeasure, rows: torch.Tensor, keys: torch.Tensor, reach: torch.Tensor, screen: Screen,
