@@ -368,8 +368,8 @@ def test_product_bounds_hold_the_float64_distance(case, monkeypatch):
     _assert_holds(bracket, square)
     norms = torch.cat([measure.a, measure.b]).double().norm(dim=1) / measure.scale
     norm_a, norm_b = norms[rows], norms[len(measure.a) + cols]
-    dim = measure.a.shape[1]
-    flushed = measure.dot_flushed * (dim**0.5 * (norm_a + norm_b) * measure.scale + 2 * dim) / measure.scale**2
+    dim = measure.a.shape[1]  # the flushed-subnormal allowance, independently of the measure's constants for it
+    flushed = 2.0**-125 * (1 + 2.0**-30) * (dim**0.5 * (norm_a + norm_b) * measure.scale + 2 * dim) / measure.scale**2
     width = 2.1 * (measure.dot_relative * norm_a * norm_b + flushed + measure.float64_relative * (norm_a + norm_b)**2)
     assert ((bracket.high - bracket.low) <= width).all()
     if case == "outliers":

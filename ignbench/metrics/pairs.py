@@ -43,7 +43,8 @@ class PairMeasure:
     features whose largest |entry| (the caller knows it) is finite and small enough that no sum of squared
     differences overflows float32; otherwise `bounds` gives the exact squares, and leaves nothing to measure.
     Tiny features need no limit: squares that underflow are covered by the absolute term (and past about 1e-19
-    it leaves the bounds too wide to decide anything, so the exact distances decide).
+    it leaves the bounds too wide to decide anything, so the exact distances decide). `scaled_norms`, the float64
+    row norms of a / scale and b / scale that the screen's rounding took, spares taking them again.
     """
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, scale: float, largest: float,
@@ -69,7 +70,7 @@ class PairMeasure:
         dim = a.shape[1]
         self.dot_relative = 2 * dim * 2.0**-24 / (1 - dim * 2.0**-24) * (1 + 2.0**-30)
         self.dot_flushed = 2 * 2.0**-126 * (1 + 2.0**-30)
-        self.sqrt_dim = math.sqrt(dim)
+        self.dot_flushed_per_norm, self.dot_flushed_per_pair = math.sqrt(dim), 2 * dim
         self.float64_relative = 8 * (dim + 8) * 2.0**-53 + 2.0**-40
 
     def _gathered(self, rows: torch.Tensor, cols: torch.Tensor,
@@ -156,8 +157,8 @@ class PairMeasure:
             own_sq, other_sq = own_squares[own_idx[at]], other_squares[other_idx[at]]
             estimate = own_sq + other_sq - 2 * dots
             cross, norm_sum = (own_sq * other_sq).sqrt(), own_sq.sqrt() + other_sq.sqrt()
-            width = (self.dot_relative * cross + self.dot_flushed * (self.sqrt_dim * norm_sum + 2 * own.shape[1])
-                     + self.float64_relative * norm_sum.square())
+            flushed = self.dot_flushed * (self.dot_flushed_per_norm * norm_sum + self.dot_flushed_per_pair)
+            width = self.dot_relative * cross + flushed + self.float64_relative * norm_sum.square()
             low[at], high[at] = estimate - width, estimate + width
         return dense_a | dense_b
 

@@ -108,7 +108,7 @@ class Screen:
     Subnormals: a product or partial sum below 2^-126 may be flushed to zero, and an input below it read as zero
     (AMX does both, and so does any CPU after torch.set_flush_denormal(True)); gradual underflow loses less.
     Each costs < 2^-126 times the other factor, or 1: over a row pair < 2^-126 ((2 sqrt(K) + 4)(|a^| + |b^|)
-    + 2 (K + TAIL) + 6) for the features, the sums, the scalar pieces and the rank-one factors, an absolute term
+    + 2 K + 6) for the features, the sums, the scalar pieces and the rank-one factors, an absolute term
     each side takes half of (twice, as the margin). It only matters for rows whose squared norms are tiny next to
     the largest: without it, the float32 screen misjudged pairs of rows 1e-22 the size of the others.
 
