@@ -20,12 +20,11 @@ from typing import NamedTuple
 
 import torch
 
-from ignbench.metrics.screen import ieee_float32_products
+from ignbench.metrics.screen import BLOCK_ENTRIES, ieee_float32_products
 
 BATCH_BYTES = 1 << 20  # per buffer of gathered rows: it stays in cache
 DENSE_SHARE = 1 / 16  # a row with pairs to this share of the other side's rows or more gets them from a product
 DENSE_ROWS = 64  # such rows per product
-NORM_ROWS = 64  # rows per block when taking float64 norms of float32 rows (a whole float64 copy is x4 slower)
 
 
 class Bracket(NamedTuple):
@@ -166,9 +165,9 @@ class PairMeasure:
 def _squared_norms(x: torch.Tensor) -> torch.Tensor:
     """float64 squared norms of the rows of a float32 matrix, a block of rows at a time."""
     out = torch.empty(len(x), dtype=torch.float64)
-    for start in range(0, len(x), NORM_ROWS):
-        torch.linalg.vector_norm(x[start : start + NORM_ROWS], dim=1, dtype=torch.float64,
-                                 out=out[start : start + NORM_ROWS])
+    step = max(1, BLOCK_ENTRIES // max(1, x.shape[1]))  # a whole float64 copy is x4 slower
+    for start in range(0, len(x), step):
+        torch.linalg.vector_norm(x[start : start + step], dim=1, dtype=torch.float64, out=out[start : start + step])
     return out.square_()
 
 
