@@ -10,6 +10,12 @@ best-of-N timings of:
   needs).
 Prints the speed-ups, and the largest difference in value (it must be 0 up to prdc's float32 rounding).
 
+How busy the machine was: a probe takes its turn with the contenders and times one product of a 1,024-row chunk
+at 2,048 features in bfloat16 (AMX where the CPU has it: ignbench's screen) and in float32 (prdc's distances).
+Its fastest and slowest times are printed with each case. On a shared host the two do not slow alike: in this
+VM's slow phases the bfloat16 product ran x1.5-4 slower and the float32 one x1.2-1.7, so a case measured while
+the probe's bfloat16 time was far from its best understates ignbench.
+
 Each contender runs in a process of its own, as a user runs it, and the processes take turns call by call, so a
 slow phase of a shared machine hits them alike. In one process, torch's and scikit-learn's two OpenMP runtimes
 get in each other's way: one's spinning idle threads slowed the other x5 right after a call, and making every
@@ -97,27 +103,65 @@ def worker(name: str, n: int, dim: int, case: str, conn: Connection) -> None:
         conn.send((time.perf_counter() - start, values))
 
 
-def measure(n: int, dim: int, case: str, names: list[str], repeat: int) -> dict[str, tuple[float, dict]]:
-    """Best time and the values of each contender, over `repeat` rounds in which they take turns."""
+PROBE = "machine probe"
+PROBE_SHAPE = (1024, 2048 + 8, 10048)  # a chunk of ignbench's screen product at 2,048 features
+
+
+def probe_worker(conn: Connection) -> None:
+    """Times, per request, one product of PROBE_SHAPE in bfloat16 and one in float32 (seconds of each)."""
+    import torch
+
+    rows, inner, cols = PROBE_SHAPE
+    generator = torch.Generator().manual_seed(0)
+    lhs, rhs = torch.randn(rows, inner, generator=generator), torch.randn(inner, cols, generator=generator)
+    operands = {dtype: (lhs.to(dtype), rhs.to(dtype), torch.empty(rows, cols, dtype=dtype))
+                for dtype in (torch.bfloat16, torch.float32)}
+
+    def timed() -> dict[str, float]:
+        seconds = {}
+        for dtype, (a, b, out) in operands.items():
+            start = time.perf_counter()
+            torch.matmul(a, b, out=out)
+            seconds[str(dtype).removeprefix("torch.")] = time.perf_counter() - start
+        return seconds
+
+    timed()
+    conn.send("ready")
+    while conn.recv():
+        seconds = timed()
+        conn.send((seconds["bfloat16"], seconds))
+
+
+def measure(n: int, dim: int, case: str, names: list[str], repeat: int) -> dict[str, list[tuple[float, dict]]]:
+    """Each contender's (seconds, values) and the probe's (bfloat16 seconds, both seconds) over `repeat` rounds
+    in which they take turns."""
     context = mp.get_context("spawn")
     workers = []
-    for name in names:  # one at a time, so that no warm-up overlaps another's
+    for name in [*names, PROBE]:  # one at a time, so that no warm-up overlaps another's
         here, there = context.Pipe()
-        process = context.Process(target=worker, args=(name, n, dim, case, there))
+        args = (there,) if name == PROBE else (name, n, dim, case, there)
+        process = context.Process(target=probe_worker if name == PROBE else worker, args=args)
         process.start()
         assert here.recv() == "ready"
         workers.append((name, process, here))
-    best: dict[str, tuple[float, dict]] = {}
+    rounds: dict[str, list[tuple[float, dict]]] = {name: [] for name, _, _ in workers}
     for _ in range(repeat):
         for name, _, conn in workers:
             conn.send(True)
-            seconds, values = conn.recv()
-            if name not in best or seconds < best[name][0]:
-                best[name] = (seconds, values)
+            rounds[name].append(conn.recv())
     for _, process, conn in workers:
         conn.send(False)
         process.join()
-    return best
+    return rounds
+
+
+def probe_summary(rounds: list[tuple[float, dict]]) -> str:
+    """The probe's fastest and slowest product in each dtype, in ms."""
+    spans = []
+    for dtype in ("bfloat16", "float32"):
+        times = [seconds[dtype] * 1e3 for _, seconds in rounds]
+        spans.append(f"{dtype} {min(times):.0f}-{max(times):.0f} ms")
+    return "probe " + ", ".join(spans)
 
 
 def main() -> None:
@@ -133,7 +177,8 @@ def main() -> None:
     names = list(CONTENDERS)[: 3 if args.full else 2]
     for dim in args.dims:
         for case in args.cases:
-            best = measure(args.n, dim, case, names, args.repeat)
+            rounds = measure(args.n, dim, case, names, args.repeat)
+            best = {name: min(times, key=lambda timed: timed[0]) for name, times in rounds.items()}
             ours_time, ours = best["ignbench"]
             parts = [f"ignbench {ours_time:6.2f} s"]
             for name in names[1:]:
@@ -141,7 +186,8 @@ def main() -> None:
                 diff = max(abs(ours[m] - values[m]) for m in ("coverage", "density"))
                 parts.append(f"{name} {seconds:6.2f} s, x{seconds / ours_time:5.1f} (max |difference| {diff:.1e})")
             print(f"{args.n} x {args.n} x {dim:<4} {case:<9}: " + "; ".join(parts)
-                  + f"; coverage {ours['coverage']:.4f}, density {ours['density']:.4f}", flush=True)
+                  + f"; coverage {ours['coverage']:.4f}, density {ours['density']:.4f}; "
+                  + probe_summary(rounds[PROBE]), flush=True)
 
 
 if __name__ == "__main__":
