@@ -12,9 +12,9 @@ Prints the speed-ups, and the largest difference in value (it must be 0 up to pr
 
 How busy the machine was: a probe takes its turn with the contenders and times one product of a 1,024-row chunk
 at 2,048 features in bfloat16 (AMX where the CPU has it: ignbench's screen) and in float32 (prdc's distances).
-Its fastest and slowest times are printed with each case. On a shared host the two do not slow alike: in this
-VM's slow phases the bfloat16 product ran x1.5-4 slower and the float32 one x1.2-1.7, so a case measured while
-the probe's bfloat16 time was far from its best understates ignbench.
+Its fastest, median and slowest times are printed with each case. On a shared host the two do not slow alike:
+in this VM's slow phases the bfloat16 product ran x2-6 slower and the float32 one x1.2-2, so a case measured
+while the probe's bfloat16 median was far from its calm 21-25 ms understates ignbench.
 
 Each contender runs in a process of its own, as a user runs it, and the processes take turns call by call, so a
 slow phase of a shared machine hits them alike. In one process, torch's and scikit-learn's two OpenMP runtimes
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import statistics
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -156,12 +157,13 @@ def measure(n: int, dim: int, case: str, names: list[str], repeat: int) -> dict[
 
 
 def probe_summary(rounds: list[tuple[float, dict]]) -> str:
-    """The probe's fastest and slowest product in each dtype, in ms."""
+    """The probe's fastest, median and slowest product in each dtype, in ms (one product is a moment of a round:
+    a calm fastest can hide a slow phase that the median shows)."""
     spans = []
     for dtype in ("bfloat16", "float32"):
         times = [seconds[dtype] * 1e3 for _, seconds in rounds]
-        spans.append(f"{dtype} {min(times):.0f}-{max(times):.0f} ms")
-    return "probe " + ", ".join(spans)
+        spans.append(f"{dtype} {min(times):.0f}/{statistics.median(times):.0f}/{max(times):.0f} ms")
+    return "probe (fastest/median/slowest) " + ", ".join(spans)
 
 
 def main() -> None:
