@@ -260,6 +260,28 @@ def test_coverage_density_exact_near_float64_limits(size):
     assert expected["coverage"] > 0.5
 
 
+@pytest.mark.parametrize("power", [0, -110, 110])
+@pytest.mark.parametrize("screen", SCREENS)
+def test_rounding_and_norms_in_blocks_cover_every_row(power, screen, monkeypatch):
+    """In blocks of 7 rows, which do not divide the 100 rows, the screen's rounding and both float64 norm passes
+    give every row what float64 computes for it directly: scaled (2^+-110, the float64 path) and not."""
+    dim = 84
+    monkeypatch.setattr(screen_module, "BLOCK_ENTRIES", 7 * dim)
+    monkeypatch.setattr(pairs_module, "BLOCK_ENTRIES", 7 * dim)
+    a = torch.as_tensor(np.random.default_rng(5).normal(size=(100, dim)).astype(np.float32)) * 2.0**power
+    scale = power_of_two_scale(largest_magnitude(a))
+    assert (scale == 1.0) == (power == 0)
+    rounded = Screen(screen, dim).round(a, scale)
+    scaled = a.double() / scale
+    hat = rounded.matrix[:, :dim]
+    assert torch.equal(hat, scaled.to(screen))
+    assert torch.allclose(rounded.norm, scaled.norm(dim=1), rtol=1e-14, atol=0)
+    assert torch.allclose(rounded.residual, (scaled - hat.double()).norm(dim=1), rtol=1e-14, atol=0)
+    assert bool((rounded.residual > 0).all()) == (screen == torch.bfloat16)  # float32 rows round to themselves
+    if power == 0:
+        assert torch.allclose(pairs_module._squared_norms(a), a.double().square().sum(1), rtol=1e-14, atol=0)
+
+
 @pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "tiny rows", "scale 1e-30", "scale 1e30"])
 @pytest.mark.parametrize("screen", SCREENS)
 def test_screen_brackets_every_pair(case, screen):

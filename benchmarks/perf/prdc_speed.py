@@ -180,7 +180,7 @@ def main() -> None:
     for dim in args.dims:
         for case in args.cases:
             rounds = measure(args.n, dim, case, names, args.repeat)
-            best = {name: min(times, key=lambda timed: timed[0]) for name, times in rounds.items()}
+            best = {name: min(rounds[name], key=lambda timed: timed[0]) for name in names}
             ours_time, ours = best["ignbench"]
             parts = [f"ignbench {ours_time:6.2f} s"]
             for name in names[1:]:
