@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +103,20 @@ def brute_force_coverage_density(real: np.ndarray, fake: np.ndarray, k: int) -> 
 
 SCREENS = [torch.bfloat16, torch.float32]  # both screening precisions, whichever this CPU would pick
 NEVER_DENSE, ALWAYS_DENSE = 2.0, 0.0  # values of pairs.DENSE_SHARE: no row, or every row, bounded by products
+NEVER_DIFFERENCES, ALWAYS_DIFFERENCES = math.inf, 0.0  # of pairs.DIFFERENCE_GAIN: no pair, or every pair, of
+# those with sampled dot products also bracketed from coordinate differences
+PAIR_ROUTES = {  # (pairs.DENSE_SHARE, pairs.SAMPLED_MIN_DIM, pairs.DIFFERENCE_GAIN) that send every pair one way
+    "differences": (NEVER_DENSE, math.inf, NEVER_DIFFERENCES),
+    "sampled dots": (NEVER_DENSE, 0, NEVER_DIFFERENCES),
+    "sampled dots and differences": (NEVER_DENSE, 0, ALWAYS_DIFFERENCES),
+    "products": (ALWAYS_DENSE, 0, NEVER_DIFFERENCES),
+}
+
+
+def _route_pairs(route: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sends every float32 pair bound down one of the PAIR_ROUTES."""
+    for name, value in zip(("DENSE_SHARE", "SAMPLED_MIN_DIM", "DIFFERENCE_GAIN"), PAIR_ROUTES[route], strict=True):
+        monkeypatch.setattr(pairs_module, name, value)
 
 
 @pytest.fixture(params=[True, False], ids=["bracket", "lower-only"])
@@ -238,11 +253,11 @@ def flush_denormal():
 
 @pytest.mark.parametrize("case", ["tiny rows", "scale 1e-25"])
 @pytest.mark.parametrize("screen", SCREENS)
-@pytest.mark.parametrize("dense_share", [NEVER_DENSE, ALWAYS_DENSE])
-def test_coverage_density_exact_when_subnormals_flush(case, screen, dense_share, flush_denormal, monkeypatch):
-    """With subnormals flushed to zero, every bound still holds: the values equal the float64 reference, with the
-    float32 pair bounds from differences or from products."""
-    monkeypatch.setattr(pairs_module, "DENSE_SHARE", dense_share)
+@pytest.mark.parametrize("route", list(PAIR_ROUTES))
+def test_coverage_density_exact_when_subnormals_flush(case, screen, route, flush_denormal, monkeypatch):
+    """With subnormals flushed to zero, every bound still holds: the values equal the float64 reference, with every
+    float32 pair bound taken each of the ways it can be."""
+    _route_pairs(route, monkeypatch)
     real, fake = (x.astype(np.float32) for x in _hard_case(case))
     ours = coverage_density(real, fake, k=5, chunk=128, screen_dtype=screen)
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
@@ -365,44 +380,84 @@ def _assert_holds(bracket: pairs_module.Bracket, square: torch.Tensor) -> None:
     assert (bracket.low <= square * (1 - 1e-13)).all() and (square * (1 + 1e-13) <= bracket.high).all()
 
 
-@pytest.mark.parametrize("case", list(_float32_pair_cases()))
-def test_pair_bounds_hold_the_float64_distance(case, monkeypatch):
-    """float32 pair bounds from coordinate differences hold the square of the float64 distance from coordinate
-    differences (which is scipy's, to float64 rounding) in the screen's units, pair by pair with room for that
-    rounding, in a band of a few parts in ten thousand, far narrower than the screen's, but for squares that
-    underflow float32."""
-    monkeypatch.setattr(pairs_module, "DENSE_SHARE", NEVER_DENSE)
-    measure, rows, cols, square = _all_pairs(case)
-    bracket = measure.bounds(rows, cols)
-    _assert_holds(bracket, square)
-    slack = 2.1 * measure.relative * square + 2.1 * measure.absolute / measure.scale**2
-    assert ((bracket.high - bracket.low) <= slack).all()
+def _difference_band(measure: PairMeasure, square: torch.Tensor) -> torch.Tensor:
+    """Width of the band from float32 coordinate differences around each square (with room for rounding)."""
+    return 2.1 * measure.relative * square + 2.1 * measure.absolute / measure.scale**2
 
 
-@pytest.mark.parametrize("case", list(_float32_pair_cases()))
-def test_product_bounds_hold_the_float64_distance(case, monkeypatch):
-    """Bounds from float32 products of whole rows hold the same squares, in a band of a few parts in ten thousand
-    of |a| |b| (and float64 rounding of (|a| + |b|)^2): for the rows scaled x100 among the outliers, a small
-    fraction of the band of the bounds from differences, which scales with |a - b|^2."""
-    monkeypatch.setattr(pairs_module, "DENSE_SHARE", ALWAYS_DENSE)
-    measure, rows, cols, square = _all_pairs(case)
-    bracket = measure.bounds(rows, cols)
-    _assert_holds(bracket, square)
+def _dot_band(measure: PairMeasure, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Width of the band from float32 dot products, from the rows' norms taken here (and the flushed-subnormal
+    allowance written out independently of the measure's constants for it)."""
     norms = torch.cat([measure.a, measure.b]).double().norm(dim=1) / measure.scale
     norm_a, norm_b = norms[rows], norms[len(measure.a) + cols]
-    dim = measure.a.shape[1]  # the flushed-subnormal allowance, independently of the measure's constants for it
+    dim = measure.a.shape[1]
     flushed = 2.0**-125 * (1 + 2.0**-30) * (dim**0.5 * (norm_a + norm_b) * measure.scale + 2 * dim) / measure.scale**2
-    width = 2.1 * (measure.dot_relative * norm_a * norm_b + flushed + measure.float64_relative * (norm_a + norm_b)**2)
-    assert ((bracket.high - bracket.low) <= width).all()
+    return 2.1 * (measure.dot_relative * norm_a * norm_b + flushed + measure.float64_relative * (norm_a + norm_b)**2)
+
+
+@pytest.mark.parametrize("case", list(_float32_pair_cases()))
+@pytest.mark.parametrize("route", ["sampled dots", "products"])
+def test_dot_product_bounds_hold_the_float64_distance(case, route, monkeypatch):
+    """Bounds from float32 dot products, sampled pair by pair or from products of whole rows, hold the square of
+    the float64 distance from coordinate differences (scipy's, to float64 rounding) in the screen's units, pair
+    by pair with room for that rounding, in a band of a few parts in ten thousand of |a| |b| (and float64
+    rounding of (|a| + |b|)^2): for the rows scaled x100 among the outliers, a small fraction of the band from
+    differences, which scales with |a - b|^2."""
+    _route_pairs(route, monkeypatch)
+    measure, rows, cols, square = _all_pairs(case)
+    bracket = measure.bounds(rows, cols)
+    _assert_holds(bracket, square)
+    assert ((bracket.high - bracket.low) <= _dot_band(measure, rows, cols)).all()
     if case == "outliers":
         far = (rows < 3) & (cols >= 2)  # a real scaled x100 and a fake that is not
         assert ((bracket.high - bracket.low)[far] <= 0.05 * measure.relative * square[far]).all()
 
 
-def test_pair_bounds_take_products_for_rows_with_many_pairs_and_differences_for_the_rest(monkeypatch):
-    """In one call: pairs of a row of either side that has pairs to a sixteenth of the other side's rows get the
-    product bounds, all the others the bounds from differences, each as when it is the only kind (the products'
-    float32 rounding may differ with how many rows they multiply at once, their widths do not)."""
+@pytest.mark.parametrize("case", list(_float32_pair_cases()))
+@pytest.mark.parametrize("route", ["differences", "sampled dots and differences"])
+def test_difference_bounds_hold_the_float64_distance(case, route, monkeypatch):
+    """Bounds from float32 coordinate differences, alone or overlapped with the ones from sampled dot products,
+    hold the same squares, within a few parts in ten thousand of the square itself, but for squares that
+    underflow float32."""
+    _route_pairs(route, monkeypatch)
+    measure, rows, cols, square = _all_pairs(case)
+    bracket = measure.bounds(rows, cols)
+    _assert_holds(bracket, square)
+    assert ((bracket.high - bracket.low) <= _difference_band(measure, square)).all()
+
+
+@pytest.mark.parametrize("dim", [64, 2048])
+def test_pair_bounds_by_default_suit_the_feature_size(dim, monkeypatch):
+    """By default, pairs of rows that have few pairs each are bracketed from differences below SAMPLED_MIN_DIM
+    features. From it on they take sampled dot products, and also the bracket from differences where that is
+    DIFFERENCE_GAIN times narrower (here the near duplicates b_i = a_i (1 + 2^-10)), keeping the overlap."""
+    sample_dots = pairs_module._sampled_dots
+    rng = np.random.default_rng(5)
+    a, b = (torch.as_tensor(rng.normal(size=(200, dim)).astype(np.float32)) for _ in range(2))
+    b[::2] = a[::2] * (1 + 2.0**-10)
+    rows = torch.arange(200).repeat_interleave(10)
+    cols = (rows + 20 * torch.arange(10).repeat(200)) % 200  # 10 pairs a row and a column: none dense
+    measure = PairMeasure(a, b, 1.0, largest_magnitude(a, b))
+    square = measure.exact(rows, cols).square()
+    sampled = []
+    monkeypatch.setattr(pairs_module, "_sampled_dots", lambda *args: sampled.append(args) or sample_dots(*args))
+    bracket = measure.bounds(rows, cols)
+    assert len(sampled) == (dim >= pairs_module.SAMPLED_MIN_DIM)
+    _assert_holds(bracket, square)
+    width, by_differences, by_dots = bracket.high - bracket.low, _difference_band(measure, square), \
+        _dot_band(measure, rows, cols)
+    near = 2 * pairs_module.DIFFERENCE_GAIN * by_differences < by_dots
+    assert near.sum() == 100  # the pairs (i, i) of even i
+    if dim < pairs_module.SAMPLED_MIN_DIM:
+        assert (width <= by_differences).all()
+    else:
+        assert (width[near] <= by_differences[near]).all() and (width <= by_dots).all()
+
+
+def test_pair_bounds_take_products_for_rows_with_many_pairs_and_sampled_dots_for_the_rest(monkeypatch):
+    """In one call: pairs of a row of either side that has pairs to a sixteenth of the other side's rows get dot
+    products from products of whole rows, all the others sampled ones, each as when it is the only kind (the
+    float32 rounding may differ with how the dot products are summed, the widths do not)."""
     measure, rows, cols, square = _all_pairs("outliers")
     n_a, n_b = len(measure.a), len(measure.b)
     keep = (rows == 0) | (cols == 5) | (torch.rand(len(rows), generator=torch.Generator().manual_seed(0)) < 0.01)
@@ -418,6 +473,18 @@ def test_pair_bounds_take_products_for_rows_with_many_pairs_and_differences_for_
         width, alone_width = (x.high[which] - x.low[which] for x in (mixed, alone))
         assert torch.allclose(width, alone_width, rtol=1e-9, atol=0)
         assert torch.allclose(mixed.low[which], alone.low[which], rtol=1e-6, atol=0)
+
+
+def test_sampled_dot_products_match_gathered_ones_in_any_pair_order():
+    """The sampled dot products are the float32 dot products of the pairs' rows, in the order the pairs come,
+    sorted by row or not (to float32 rounding of a sum of 64 terms)."""
+    rng = np.random.default_rng(3)
+    a, b = (torch.as_tensor(rng.normal(size=(50, 64)).astype(np.float32)) for _ in range(2))
+    rows, cols = (torch.as_tensor(rng.integers(0, 50, 400)) for _ in range(2))
+    for order in (rows.argsort(stable=True), torch.arange(400)):
+        got = pairs_module._sampled_dots(a, b, rows[order], cols[order]).double()
+        expected = (a.double()[rows[order]] * b.double()[cols[order]]).sum(dim=1)
+        assert torch.allclose(got, expected, rtol=0, atol=1e-4)
 
 
 @pytest.mark.parametrize("case", ["float64", "float64 x 1e200", "float32 x 1e20", "float32 with inf"])
