@@ -7,8 +7,8 @@
 Fast and exact: screen, then decide. One low-precision matrix product per chunk (`screen.Screen`: bfloat16 on
 CPUs with AMX or AVX512-BF16 units, float32 elsewhere) brackets every squared-distance comparison between a
 rigorous lower and upper bound. The comparisons whose bracket straddles the threshold get a far narrower bracket
-from float32 coordinate differences (`pairs.PairMeasure`), and only those still open are decided
-with float64 distances from coordinate differences. Nothing depends on the screen's precision but the speed.
+from float32 arithmetic (`pairs.PairMeasure`: coordinate differences or dot products), and only those still open
+are decided with float64 distances from coordinate differences. Nothing depends on the screen's precision but the speed.
 
 - Radii: the smallest lower bounds of each row name its candidates. The k-th smallest lower and upper bounds
   among them bracket the k-th smallest candidate distance; candidates wholly below the bracket need no distance,
