@@ -263,6 +263,15 @@ def test_coverage_density_exact_when_subnormals_flush(case, screen, route, flush
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
 
 
+def test_coverage_density_takes_column_major_features_as_contiguous_rows():
+    """Column-major (Fortran-ordered) features become contiguous rows, which the sampled dot products read in
+    place, and give the reference values."""
+    real, fake = (np.asfortranarray(x.astype(np.float32)) for x in _hard_case("plain"))
+    assert prdc_module.as_features(real).is_contiguous()
+    ours = coverage_density(real, fake, k=5, chunk=128)
+    assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
+
+
 @pytest.mark.parametrize("size", [1e200, 1e-200])
 def test_coverage_density_exact_near_float64_limits(size):
     """Features whose squared distances overflow or underflow float64 itself: the values equal a float64

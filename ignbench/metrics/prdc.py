@@ -57,10 +57,11 @@ BLOCK = 64  # columns per block when collecting the sparse screened pairs (divid
 
 
 def as_features(x: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Rows of features as a CPU tensor in float32 (if they are, or convert to it exactly) or float64."""
+    """Rows of features as a contiguous CPU tensor in float32 (if they are, or convert to it exactly) or float64:
+    the sampled dot products read rows in place, and would copy a column-major array on every call."""
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).cpu()
     exact_in_float32 = t.dtype in (torch.float16, torch.bfloat16, torch.float32)
-    return t.to(torch.float32 if exact_in_float32 else torch.float64)
+    return t.to(torch.float32 if exact_in_float32 else torch.float64).contiguous()
 
 
 def chunk_products(lhs: torch.Tensor, rhs: torch.Tensor, chunk: int) -> Iterator[tuple[int, torch.Tensor]]:
