@@ -263,6 +263,25 @@ def test_coverage_density_exact_when_subnormals_flush(case, screen, route, flush
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
 
 
+@pytest.fixture
+def float64_by_default():
+    """torch.set_default_dtype(torch.float64) for the test, as some scientific code sets it."""
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(torch.float32)
+
+
+def test_coverage_density_exact_when_torch_defaults_to_float64(float64_by_default):
+    """A process whose torch default dtype is float64 gets the reference values at 300 features, where the pair
+    bounds take sampled dot products (their sparse pattern's values must be float32, as the features are)."""
+    rng = np.random.default_rng(4)
+    real, fake = rng.normal(size=(600, 300)), rng.normal(0.05, 1.0, size=(500, 300))
+    real, fake = real.astype(np.float32), fake.astype(np.float32)
+    assert 300 >= pairs_module.SAMPLED_MIN_DIM
+    ours = coverage_density(real, fake, k=5)
+    assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
+
+
 def test_coverage_density_takes_column_major_features_as_contiguous_rows():
     """Column-major (Fortran-ordered) features become contiguous rows, which the sampled dot products read in
     place, and give the reference values."""

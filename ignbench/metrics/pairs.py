@@ -230,6 +230,6 @@ def _sampled_dots(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: to
     torch.cumsum(torch.bincount(rows, minlength=len(a)), 0, out=row_starts[1:])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "Sparse CSR tensor support is in beta state"
-        pattern = torch.sparse_csr_tensor(row_starts, cols, torch.zeros(len(rows)), (len(a), len(b)),
+        pattern = torch.sparse_csr_tensor(row_starts, cols, torch.zeros(len(rows), dtype=a.dtype), (len(a), len(b)),
                                           check_invariants=False)
         return torch.sparse.sampled_addmm(pattern, a, b.T, beta=0.0).values()
