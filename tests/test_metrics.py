@@ -233,10 +233,12 @@ def test_coverage_density_exact_when_float32_products_may_use_bfloat16(allow, de
 
 @pytest.mark.parametrize("case", ["outliers", "cauchy", "duplicates", "tiny rows", "scale 1e-30", "scale 1e30"])
 @pytest.mark.parametrize("screen", SCREENS)
-def test_coverage_density_exact_with_every_pair_bound_from_products(case, screen, monkeypatch):
+@pytest.mark.parametrize("route", ["products", "sampled dots", "sampled dots and differences"])
+def test_coverage_density_exact_with_every_pair_bound_taken_one_way(case, screen, route, monkeypatch):
     """float32 features whose pair bounds all come from products of whole rows (by default only rows with pairs
-    to a sixteenth of the other side take them) give the same values as the float64 reference."""
-    monkeypatch.setattr(pairs_module, "DENSE_SHARE", ALWAYS_DENSE)
+    to a sixteenth of the other side take them), or all from sampled dot products, alone or overlapped with
+    differences (by default only from 256 features on), give the same values as the float64 reference."""
+    _route_pairs(route, monkeypatch)
     real, fake = (x.astype(np.float32) for x in _hard_case(case))
     ours = coverage_density(real, fake, k=5, chunk=128, screen_dtype=screen)
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
@@ -266,9 +268,10 @@ def test_coverage_density_exact_when_subnormals_flush(case, screen, route, flush
 @pytest.fixture
 def float64_by_default():
     """torch.set_default_dtype(torch.float64) for the test, as some scientific code sets it."""
+    previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     yield
-    torch.set_default_dtype(torch.float32)
+    torch.set_default_dtype(previous)
 
 
 def test_coverage_density_exact_when_torch_defaults_to_float64(float64_by_default):
@@ -485,7 +488,9 @@ def test_pair_bounds_by_default_suit_the_feature_size(dim, monkeypatch):
 def test_pair_bounds_take_products_for_rows_with_many_pairs_and_sampled_dots_for_the_rest(monkeypatch):
     """In one call: pairs of a row of either side that has pairs to a sixteenth of the other side's rows get dot
     products from products of whole rows, all the others sampled ones, each as when it is the only kind (the
-    float32 rounding may differ with how the dot products are summed, the widths do not)."""
+    float32 rounding may differ with how the dot products are summed, the widths do not). The outliers have 84
+    features, so the sampled dot products are switched on below their default SAMPLED_MIN_DIM."""
+    monkeypatch.setattr(pairs_module, "SAMPLED_MIN_DIM", 0)
     measure, rows, cols, square = _all_pairs("outliers")
     n_a, n_b = len(measure.a), len(measure.b)
     keep = (rows == 0) | (cols == 5) | (torch.rand(len(rows), generator=torch.Generator().manual_seed(0)) < 0.01)

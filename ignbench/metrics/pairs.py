@@ -223,7 +223,7 @@ def _sampled_dots(a: torch.Tensor, b: torch.Tensor, rows: torch.Tensor, cols: to
     pair), whose pattern lists the pairs by row."""
     if len(rows) > 1 and not bool((rows[1:] >= rows[:-1]).all()):
         order = rows.argsort(stable=True)
-        out = torch.empty(len(rows), dtype=torch.float32)
+        out = torch.empty(len(rows), dtype=a.dtype)
         out[order] = _sampled_dots(a, b, rows[order], cols[order])
         return out
     row_starts = torch.zeros(len(a) + 1, dtype=torch.long)
