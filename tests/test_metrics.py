@@ -207,6 +207,19 @@ def test_coverage_density_exact_on_hard_inputs(case, screen, bracket, dtype, hal
     assert 0 < ours["coverage"] < 1 and ours["density"] > 0
 
 
+@pytest.mark.parametrize("n_fake", [150, 300, 420])
+@pytest.mark.parametrize("screen", SCREENS)
+def test_coverage_density_exact_with_fewer_as_many_or_more_fakes_than_reals(n_fake, screen):
+    """The fakes' rounding takes the memory of the reals' when they fit (fewer or as many), and a matrix of its
+    own when they do not: identical to plain float64 definitions every way."""
+    rng = np.random.default_rng(n_fake)
+    real = rng.normal(size=(300, 40)).astype(np.float32)
+    fake = rng.normal(0.1, 1.0, size=(n_fake, 40)).astype(np.float32)
+    ours = coverage_density(real, fake, k=5, chunk=64, screen_dtype=screen)
+    assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
+    assert 0 < ours["coverage"] < 1 and ours["density"] > 0
+
+
 @pytest.fixture
 def default_float32_products():
     """Restores torch's default, IEEE float32 products, after the test."""
@@ -318,6 +331,9 @@ def test_rounding_and_norms_in_blocks_cover_every_row(power, screen, monkeypatch
     scale = power_of_two_scale(largest_magnitude(a))
     assert (scale == 1.0) == (power == 0)
     rounded = Screen(screen, dim).round(a, scale)
+    dirty = torch.full((130, dim + screen_module.TAIL), 7.0, dtype=screen)
+    assert Screen(screen, dim).round(a, scale, reuse=dirty).matrix.data_ptr() == dirty.data_ptr()
+    assert torch.equal(dirty[:100, :dim], rounded.matrix[:, :dim])  # the reused rows hold what a fresh matrix does
     scaled = a.double() / scale
     hat = rounded.matrix[:, :dim]
     assert torch.equal(hat, scaled.to(screen))

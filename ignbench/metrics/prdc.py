@@ -294,7 +294,8 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     radii = real_radii(real_pairs, screen.lhs(rounded_real, no_scalar), real_rhs, screen, k)
     # p_ij = d(f_i, r_j)^2 - r_j^2 (scaled): pair (i, j) is inside real j's ball iff p_ij < 0
     real_rhs = screen.with_col(real_rhs, rounded_real.norm.square(), (radii / scale).square())
-    rounded_fake = screen.round(fake, scale)
+    # the reals' left-hand side is no longer needed: the fakes take its memory where they fit
+    rounded_fake = screen.round(fake, scale, rounded_real.matrix if len(fake) <= len(real) else None)
     fake_lhs = screen.lhs(rounded_fake, torch.zeros(len(fake), dtype=torch.float64))
     inside_parts, unsure_parts = [], []
     for start, product in chunk_products(fake_lhs.matrix, real_rhs.matrix, chunk):

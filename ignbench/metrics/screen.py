@@ -152,19 +152,22 @@ class Screen:
         """v >= 0 rounded to `dtype`, never below v."""
         return (v * (1 + 4 * self.u_in)).to(self.dtype)
 
-    def round(self, a: torch.Tensor, scale: float) -> Rounded:
+    def round(self, a: torch.Tensor, scale: float, reuse: torch.Tensor | None = None) -> Rounded:
         """a / scale rounded to `dtype`, with the norms the bounds need, in one pass over blocks of rows that stay
         in cache. A block stays in a's dtype unless it must be scaled (then float64): a - a^ is exact in either,
-        since a^ lies within a factor 2 of a, and the norms are taken in float64."""
+        since a^ lies within a factor 2 of a, and the norms are taken in float64. The rows are written into the
+        first rows of `reuse` (a finished `Rounded.matrix` with as many rows or more) if given: a fresh matrix
+        of this size comes from the OS, and faulting its pages in costs about a third of the rounding."""
         n = len(a)
-        matrix = torch.empty(n, self.dim + TAIL, dtype=self.dtype)
+        matrix = torch.empty(n, self.dim + TAIL, dtype=self.dtype) if reuse is None else reuse[:n]
         residual, norm = (torch.empty(n, dtype=torch.float64) for _ in range(2))
         step = max(1, BLOCK_ENTRIES // max(1, self.dim))
+        difference = torch.empty(min(step, n), self.dim, dtype=a.dtype if scale == 1.0 else torch.float64)
         for start in range(0, n, step):
             rows = slice(start, start + step)
             block = a[rows] if scale == 1.0 else a[rows].double() / scale
             matrix[rows, : self.dim] = block
-            rounded = matrix[rows, : self.dim].to(block.dtype, copy=True)
+            rounded = difference[: len(block)].copy_(matrix[rows, : self.dim])
             torch.linalg.vector_norm(block, dim=1, dtype=torch.float64, out=norm[rows])
             torch.linalg.vector_norm(rounded.sub_(block), dim=1, dtype=torch.float64, out=residual[rows])
         return Rounded(matrix, residual, norm)
