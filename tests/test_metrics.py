@@ -138,9 +138,18 @@ def halves(request, monkeypatch):
     return request.param
 
 
+@pytest.fixture(params=[True, False], ids=["copies-merged", "copies-apart"])
+def merge_copies(request, monkeypatch):
+    """Both ways of treating equal rows: merged (the default: a copy takes its first row's radius and pairs), and
+    measured like any other row."""
+    if not request.param:
+        monkeypatch.setattr(prdc_module, "first_copies", lambda x, norms: None)
+    return request.param
+
+
 @pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize(("dim", "duplicates"), [(12, 1), (3, 2)])
-def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket, halves):
+def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket, halves, merge_copies):
     """Integer features put thousands of distances exactly on a radius (strict < decides them); in 3-d with
     duplicated points, ties at the k-th neighbour also send rows to the radius search's retries."""
     rng = np.random.default_rng(duplicates)
@@ -156,10 +165,11 @@ def test_coverage_density_exact_on_ties(dim, duplicates, screen, bracket, halves
 
 @pytest.mark.parametrize("screen", SCREENS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_coverage_density_exact_when_every_candidate_ties(screen, bracket, dtype, monkeypatch):
+def test_coverage_density_exact_when_every_candidate_ties(screen, bracket, dtype, merge_copies, monkeypatch):
     """300 copies of one point and 270 of another: each copy's k-th neighbour ties with all the other copies, so
-    no candidate list is ever enough and those rows end together in the check of every entry their bound does
-    not exclude, 300 or 270 of them (with float32 pair bounds first, for float32 features)."""
+    no candidate list is ever enough and those rows end in the check of every entry their bound does not
+    exclude: with copies apart, 300 or 270 of them together (with float32 pair bounds first, for float32
+    features); merged, only the first of each."""
     rng = np.random.default_rng(3)
     real = np.concatenate([np.repeat(rng.normal(size=(1, 6)), 300, axis=0),
                            np.repeat(rng.normal(size=(1, 6)), 270, axis=0), rng.normal(size=(100, 6))])
@@ -170,7 +180,18 @@ def test_coverage_density_exact_when_every_candidate_ties(screen, bracket, dtype
     monkeypatch.setattr(prdc_module, "_kth_within", lambda *args: calls.append(len(args[1])) or checked(*args))
     ours = coverage_density(real, fake, k=5, chunk=64, screen_dtype=screen)
     assert ours == pytest.approx(brute_force_coverage_density(real, fake, k=5), abs=1e-12)
-    assert sum(calls) >= 570
+    assert sum(calls) == 2 if merge_copies else sum(calls) >= 570
+
+
+def test_first_copies_merges_only_rows_equal_entry_by_entry():
+    """Rows are merged with the first row they equal (-0.0 equals 0.0), never with one that only shares their
+    norm (a permutation of it); with no repeated row there is nothing to merge."""
+    a, b = [0.0, 3.0, -4.0], [1.0, 2.0, 2.0]
+    rows = torch.tensor([a, b, a, [-4.0, 0.0, 3.0], b, [-0.0, 3.0, -4.0], [2.0, 1.0, 2.0]])
+    norms = rows.double().norm(dim=1)
+    assert prdc_module.first_copies(rows, norms).tolist() == [0, 1, 0, 3, 1, 0, 6]
+    assert prdc_module.first_copies(rows[[0, 1, 3]], norms[[0, 1, 3]]) is None  # equal norms, no equal rows
+    assert prdc_module.first_copies(rows[:2], norms[:2]) is None
 
 
 def _hard_case(case: str) -> tuple[np.ndarray, np.ndarray]:

@@ -58,8 +58,10 @@ class PairMeasure:
     """
 
     def __init__(self, a: torch.Tensor, b: torch.Tensor, scale: float, largest: float,
-                 scaled_norms: tuple[torch.Tensor, torch.Tensor] | None = None):
+                 scaled_norms: tuple[torch.Tensor, torch.Tensor] | None = None,
+                 copies: tuple[torch.Tensor | None, torch.Tensor | None] = (None, None)):
         self.a, self.b, self.scale = a, b, scale
+        self.copies = copies  # per side, each row's first equal row (`prdc.first_copies`), or None: no copies
         if scaled_norms is not None:  # float64 |a_i| / scale and |b_j| / scale, as the screen's rounding took them
             self.a_squares, self.b_squares = ((norm * scale).square() for norm in scaled_norms)
         k_terms = a.shape[1] + 4
@@ -106,7 +108,33 @@ class PairMeasure:
         """float64 |b_j|^2 of every row of `b`."""
         return self.a_squares if self.b is self.a else _squared_norms(self.b)
 
+    def _distinct(self, rows: torch.Tensor,
+                  cols: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The pairs with each row replaced by its first copy, each pair once (in row order), and where each of
+        the given pairs is among them (None, and the pairs as given, if neither side has copies)."""
+        copies_a, copies_b = self.copies
+        if copies_a is None and copies_b is None:
+            return rows, cols, None
+        rows = rows if copies_a is None else copies_a[rows]
+        cols = cols if copies_b is None else copies_b[cols]
+        distinct, where = torch.unique(rows * len(self.b) + cols, return_inverse=True)
+        return distinct // len(self.b), distinct % len(self.b), where
+
     def exact(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """`_exact` of the pairs, each distinct pair of rows measured once."""
+        rows, cols, where = self._distinct(rows, cols)
+        out = self._exact(rows, cols)
+        return out if where is None else out[where]
+
+    def bounds(self, rows: torch.Tensor, cols: torch.Tensor) -> Bracket:
+        """`_bounds` of the pairs, each distinct pair of rows bracketed once."""
+        rows, cols, where = self._distinct(rows, cols)
+        bracket = self._bounds(rows, cols)
+        if where is None:
+            return bracket
+        return Bracket(bracket.low[where], bracket.high[where], None if bracket.exact is None else bracket.exact[where])
+
+    def _exact(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
         """float64 distances from coordinate differences (never |a|^2 + |b|^2 - 2 a.b, which cancels for near
         neighbours), summed in units of `scale` so that features near float64's limits (1e200, 1e-200) neither
         overflow nor underflow: dividing and multiplying by a power of two is exact."""
@@ -121,12 +149,12 @@ class PairMeasure:
             torch.linalg.vector_norm(diff, dim=1, out=out[sl])
         return out if self.scale == 1.0 else out.mul_(self.scale)
 
-    def bounds(self, rows: torch.Tensor, cols: torch.Tensor) -> Bracket:
+    def _bounds(self, rows: torch.Tensor, cols: torch.Tensor) -> Bracket:
         """float64 lower and upper bounds of the squares of `exact`'s distances / scale; where float32 bounds do not
         apply, the distances themselves, and their squares as both bounds. Dividing by scale^2, a power of two,
         is exact in float64."""
         if not self.float32:
-            exact = self.exact(rows, cols)
+            exact = self._exact(rows, cols)
             square = (exact / self.scale).square()
             return Bracket(square, square, exact)
         low, high = (torch.empty(len(rows), dtype=torch.float64) for _ in range(2))

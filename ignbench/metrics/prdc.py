@@ -19,6 +19,8 @@ are decided with float64 distances from coordinate differences. Nothing depends 
   d(fake, real)^2 - r^2. Only the pairs whose lower bound is <= 0 can lie inside a ball (a few per fake); of
   those, the ones whose upper bound is < 0 lie inside, and only the rest need a distance. The fake-fake distance
   matrix that `prdc` also builds is never needed.
+- Copies: a row equal to an earlier row of its side (`first_copies`) has the same distances to everything. It
+  takes that row's radius, and its pairs are measured as that row's, each distinct pair once.
 """
 
 from __future__ import annotations
@@ -62,6 +64,23 @@ def as_features(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x).cpu()
     exact_in_float32 = t.dtype in (torch.float16, torch.bfloat16, torch.float32)
     return t.to(torch.float32 if exact_in_float32 else torch.float64).contiguous()
+
+
+def first_copies(x: torch.Tensor, norms: torch.Tensor) -> torch.Tensor | None:
+    """For each row of x, the first row equal to it entry by entry (itself if none); None if no row repeats an
+    earlier one. Rows are grouped by their float64 norm (`norms`, the same for equal rows) and compared with the
+    first row of their group: a row is only ever merged with a row it equals."""
+    sorted_norms, order = norms.sort(stable=True)
+    repeats = sorted_norms[1:] == sorted_norms[:-1]
+    if not bool(repeats.any()):
+        return None
+    starts = torch.cat([torch.ones(1, dtype=torch.bool), ~repeats])
+    first = order[torch.where(starts, torch.arange(len(x)), 0).cummax(dim=0).values]
+    later = (first != order).nonzero()[:, 0]
+    equal = (x[order[later]] == x[first[later]]).all(dim=1)
+    copies = torch.arange(len(x))
+    copies[order[later[equal]]] = first[later[equal]]
+    return copies if bool(equal.any()) else None
 
 
 def chunk_products(lhs: torch.Tensor, rhs: torch.Tensor, chunk: int) -> Iterator[tuple[int, torch.Tensor]]:
@@ -123,7 +142,8 @@ def _smallest_per_row(keys: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.T
     return cols.gather(1, pick[:, :n]), left_out
 
 
-def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int) -> torch.Tensor:
+def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int,
+               copies: torch.Tensor | None = None) -> torch.Tensor:
     """Exact distance from each real to its k-th nearest other real (the (k+1)-th including itself), from the
     screen product of `lhs` and `rhs`, both made from the reals divided by `reals.scale` with zero scalars (so the
     product bounds d^2 / scale^2).
@@ -150,6 +170,8 @@ def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int)
     for start, product in products(lhs.matrix, rhs.matrix, RADII_CHUNK):
         rows = torch.arange(start, start + len(product))
         keys = order_keys(product)
+        if copies is not None and not bool((own := copies[rows] == rows).all()):
+            rows, keys = rows[own], keys[own]  # a copy of an earlier row takes its radius (below)
         size = n_cand
         doubtful = _radii_among_candidates(radii, reals, rows, keys, size, lhs, rhs, screen, k)
         if doubtful.double().mean() > RETRY_SHARE:
@@ -164,7 +186,7 @@ def real_radii(reals: PairMeasure, lhs: Side, rhs: Side, screen: Screen, k: int)
             check_every_entry()
     if exhausted:
         check_every_entry()
-    return radii
+    return radii if copies is None else radii[copies]
 
 
 def _radii_among_candidates(radii: torch.Tensor, reals: PairMeasure, rows: torch.Tensor, keys: torch.Tensor,
@@ -290,8 +312,10 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
     rounded_real = screen.round(real, scale)
     no_scalar = torch.zeros(len(real), dtype=torch.float64)
     real_rhs = screen.rhs(rounded_real, no_scalar)
-    real_pairs = PairMeasure(real, real, scale, largest, (rounded_real.norm, rounded_real.norm))
-    radii = real_radii(real_pairs, screen.lhs(rounded_real, no_scalar), real_rhs, screen, k)
+    real_copies = first_copies(real, rounded_real.norm)
+    real_pairs = PairMeasure(real, real, scale, largest, (rounded_real.norm, rounded_real.norm),
+                             (real_copies, real_copies))
+    radii = real_radii(real_pairs, screen.lhs(rounded_real, no_scalar), real_rhs, screen, k, real_copies)
     # p_ij = d(f_i, r_j)^2 - r_j^2 (scaled): pair (i, j) is inside real j's ball iff p_ij < 0
     real_rhs = screen.with_col(real_rhs, rounded_real.norm.square(), (radii / scale).square())
     # the reals' left-hand side is no longer needed: the fakes take its memory where they fit
@@ -305,7 +329,8 @@ def coverage_density(real: np.ndarray | torch.Tensor, fake: np.ndarray | torch.T
         inside_parts.append(pairs[:, surely_inside])
         unsure_parts.append(pairs[:, ~surely_inside])
     fake_idx, real_idx = torch.cat(unsure_parts, dim=1)
-    fake_pairs = PairMeasure(fake, real, scale, largest, (rounded_fake.norm, rounded_real.norm))
+    fake_pairs = PairMeasure(fake, real, scale, largest, (rounded_fake.norm, rounded_real.norm),
+                             (first_copies(fake, rounded_fake.norm), real_copies))
     decided = _inside(fake_pairs, fake_idx, real_idx, radii[real_idx])
     inside = torch.cat([*inside_parts, torch.stack([fake_idx, real_idx])[:, decided]], dim=1)
     covered = torch.zeros(len(real), dtype=torch.bool)
