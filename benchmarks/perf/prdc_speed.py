@@ -11,10 +11,11 @@ best-of-N timings of:
 Prints the speed-ups, and the largest difference in value (it must be 0 up to prdc's float32 rounding).
 
 How busy the machine was: a probe takes its turn with the contenders and times one product of a 1,024-row chunk
-at 2,048 features in bfloat16 (AMX where the CPU has it: ignbench's screen) and in float32 (prdc's distances).
-Its fastest, median and slowest times are printed with each case. On a shared host the two do not slow alike:
-in this VM's slow phases the bfloat16 product ran x2-6 slower and the float32 one x1.2-2, so a case measured
-while the probe's bfloat16 median was far from its calm 21-25 ms understates ignbench.
+at 2,048 features in the screen's dtype (`fast_screen_dtype`: bfloat16 where the CPU has AMX or AVX512-BF16,
+float32 elsewhere) and in float32 (prdc's distances). Its fastest, median and slowest times are printed with each
+case. On a shared host the two do not slow alike: in one Xeon VM's slow phases the bfloat16 (AMX) product ran
+x2-6 slower and the float32 one x1.2-2, so a case measured while the probe's bfloat16 median was far from its calm
+21-25 ms understates ignbench. The first line printed names the CPU and the screen's dtype.
 
 Each contender runs in a process of its own, as a user runs it, and the processes take turns call by call, so a
 slow phase of a shared machine hits them alike. In one process, torch's and scikit-learn's two OpenMP runtimes
@@ -25,6 +26,7 @@ thread wait passively instead (OMP_WAIT_POLICY=PASSIVE) slowed ignbench's many s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing as mp
 import statistics
 import time
@@ -109,14 +111,16 @@ PROBE_SHAPE = (1024, 2048 + 8, 10048)  # a chunk of ignbench's screen product at
 
 
 def probe_worker(conn: Connection) -> None:
-    """Times, per request, one product of PROBE_SHAPE in bfloat16 and one in float32 (seconds of each)."""
+    """Times, per request, one product of PROBE_SHAPE in the screen's dtype and one in float32 (seconds of each)."""
     import torch
+
+    from ignbench.metrics.screen import fast_screen_dtype
 
     rows, inner, cols = PROBE_SHAPE
     generator = torch.Generator().manual_seed(0)
     lhs, rhs = torch.randn(rows, inner, generator=generator), torch.randn(inner, cols, generator=generator)
     operands = {dtype: (lhs.to(dtype), rhs.to(dtype), torch.empty(rows, cols, dtype=dtype))
-                for dtype in (torch.bfloat16, torch.float32)}
+                for dtype in dict.fromkeys([fast_screen_dtype(), torch.float32])}
 
     def timed() -> dict[str, float]:
         seconds = {}
@@ -130,11 +134,11 @@ def probe_worker(conn: Connection) -> None:
     conn.send("ready")
     while conn.recv():
         seconds = timed()
-        conn.send((seconds["bfloat16"], seconds))
+        conn.send((next(iter(seconds.values())), seconds))
 
 
 def measure(n: int, dim: int, case: str, names: list[str], repeat: int) -> dict[str, list[tuple[float, dict]]]:
-    """Each contender's (seconds, values) and the probe's (bfloat16 seconds, both seconds) over `repeat` rounds
+    """Each contender's (seconds, values) and the probe's (screen dtype's seconds, each dtype's) over `repeat` rounds
     in which they take turns."""
     context = mp.get_context("spawn")
     workers = []
@@ -160,10 +164,26 @@ def probe_summary(rounds: list[tuple[float, dict]]) -> str:
     """The probe's fastest, median and slowest product in each dtype, in ms (one product is a moment of a round:
     a calm fastest can hide a slow phase that the median shows)."""
     spans = []
-    for dtype in ("bfloat16", "float32"):
+    for dtype in rounds[0][1]:
         times = [seconds[dtype] * 1e3 for _, seconds in rounds]
         spans.append(f"{dtype} {min(times):.0f}/{statistics.median(times):.0f}/{max(times):.0f} ms")
     return "probe (fastest/median/slowest) " + ", ".join(spans)
+
+
+def machine() -> str:
+    """The CPU's model name and the screen's dtype on it."""
+    import platform
+
+    import torch
+
+    from ignbench.metrics.screen import fast_screen_dtype
+
+    model = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    return (f"CPU: {model}, {torch.get_num_threads()} threads, torch {torch.__version__} "
+            f"({torch.backends.cpu.get_cpu_capability()}); screen dtype: {fast_screen_dtype()}")
 
 
 def main() -> None:
@@ -177,6 +197,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="also time prdc.compute_prdc (all four metrics)")
     args = parser.parse_args()
     names = list(CONTENDERS)[: 3 if args.full else 2]
+    print(machine(), flush=True)
     for dim in args.dims:
         for case in args.cases:
             rounds = measure(args.n, dim, case, names, args.repeat)
