@@ -182,8 +182,12 @@ def machine() -> str:
     with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as cpuinfo:
             model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), model)
+    dtype = fast_screen_dtype()
+    expect = ("" if dtype == torch.bfloat16 else
+              "\n  no bfloat16 matrix units here: from 1,000 features on, the float32 screen products alone"
+              " hold ignbench under x10 (REPRODUCE.md, 'On CPUs without bfloat16 matrix hardware')")
     return (f"CPU: {model}, {torch.get_num_threads()} threads, torch {torch.__version__} "
-            f"({torch.backends.cpu.get_cpu_capability()}); screen dtype: {fast_screen_dtype()}")
+            f"({torch.backends.cpu.get_cpu_capability()}); screen dtype: {dtype}{expect}")
 
 
 def main() -> None:
