@@ -171,7 +171,7 @@ def probe_summary(rounds: list[tuple[float, dict]]) -> str:
 
 
 def machine() -> str:
-    """The CPU's model name and the screen's dtype on it."""
+    """The CPU's model name and the screen's dtype on it; without bfloat16 matrix units, what that rules out."""
     import platform
 
     import torch
