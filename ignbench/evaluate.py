@@ -21,6 +21,7 @@ from ignbench.data import Data
 from ignbench.degradations import degradations
 from ignbench.latent import arithmetic, interpolation_paths, path_evenness
 from ignbench.metrics import lowdim
+from ignbench.metrics.collapse import collapse_measures
 from ignbench.metrics.fid import inception_features
 from ignbench.metrics.fld import lenet_classes, lenet_features
 from ignbench.metrics.frechet import frechet_distance_features
@@ -33,6 +34,7 @@ from ignbench.projections import ood_inputs, ood_names
 from ignbench.store import torch_bytes
 
 Metrics = dict[str, dict[str, dict[str, float]]]  # {bn_mode: {application: {metric: value}}}
+COLLAPSE = {"spread", "distinct_nn"}  # recorded for f(z) by every evaluation kind, and during training
 ARTIFACT_POINTS = 2000
 
 
@@ -99,6 +101,7 @@ def _image_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor, real_feats: n
     for app, images in fakes.items():
         feats = features(images)
         out[app] = {fd: frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats, cfg.prdc_k)}
+    out["f(z)"].update(collapse_measures(fz, data.test, data.train))
     if cfg.eval_fid and fd != "fid":
         real_inception = inception_features(data.test)
         for app, images in fakes.items():
@@ -185,6 +188,7 @@ def _fewshot_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[di
     for app, samples in {"f(z)": fz, "f(f(z))": ffz}.items():
         out[app] = {**memorisation(samples, train, cfg.copy_ratio),
                     **coverage_density(train.flatten(1), samples.flatten(1), cfg.prdc_k)}
+    out["f(z)"].update(collapse_measures(fz, train, train))
     files = {"samples_{mode}.png": image_grid_png(train, fx, z, fz, ffz),
              "nearest_{mode}.png": image_grid_png(fz, nearest_training_images(fz, train), rows=16)}
     return out, files
@@ -201,6 +205,7 @@ def _lowdim_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[dic
         out[app]["coverage_r"] = lowdim.coverage_at_radius(data.test, samples, cfg.coverage_radius)
         if dist.centers is not None:
             out[app].update(lowdim.mode_stats(samples, dist, cfg.mode_share))
+    out["f(z)"].update(collapse_measures(fz, data.test, data.train))
     grid = lowdim.grid_points(dist, cfg.grid_points)
     drift = (grid - f(grid)).norm(dim=1)
     true = dist.manifold_distance(grid)
@@ -261,10 +266,12 @@ class Curve:
         for mode in bn_modes(model):
             with bn_mode(model, mode):
                 fz = apply(model, self.z, self.cfg.eval_batch)
+                collapse = collapse_measures(fz, self.real, self.data.train)
                 if self.cfg.image:
-                    rows.append((mode, self.fd, frechet_distance_features(self.features(fz), self.real_feats)))
+                    values = {self.fd: frechet_distance_features(self.features(fz), self.real_feats), **collapse}
+                    rows += [(mode, metric, float(v)) for metric, v in values.items()]
                     continue
-                values = coverage_density(self.real, fz, self.cfg.prdc_k)
+                values = {**coverage_density(self.real, fz, self.cfg.prdc_k), **collapse}
                 values["coverage_r"] = lowdim.coverage_at_radius(self.real, fz, self.cfg.coverage_radius)
                 if self.data.toy.centers is not None:
                     values.update(lowdim.mode_stats(fz, self.data.toy, self.cfg.mode_share))
@@ -281,11 +288,11 @@ def produced(cfg: RunConfig) -> dict[str, set[str]]:
     out = {"f(x)": {"rec_error"}}
     if cfg.eval_kind == "fewshot":
         samples = {"nn_distance", "nn_ratio", "copies", "diversity", "coverage", "density"}
-        return out | {"f(z)": samples, "f(f(z))": set(samples)}
+        return out | {"f(z)": samples | COLLAPSE, "f(f(z))": set(samples)}
     if cfg.image:
         fd = feature_space(cfg)[0]
         generation = {fd, "coverage", "density"} | ({"fid"} if cfg.eval_fid else set())
-        out |= {"f(z)": generation, "f(f(z))": set(generation)}
+        out |= {"f(z)": generation | COLLAPSE, "f(f(z))": set(generation)}
         out |= {name: {"mae", "mae_to_degraded", "mae_input"} for name in degradations(cfg)}
         out |= {f"f^{k}(z)": {"mae_to_fz", "drift", fd} for k in cfg.fk_steps}
         if cfg.eval_projector:
@@ -297,7 +304,8 @@ def produced(cfg: RunConfig) -> dict[str, set[str]]:
         return out
     samples = {"coverage", "density", "coverage_r"} | ({"modes_covered", "n_modes", "hq_share"}
                                         if toy(cfg.dataset).centers is not None else set())
-    return out | {"f(z)": samples, "f(f(z))": set(samples), "drift": {"corr", "mae"}, "drift_near": {"corr", "mae"}}
+    return out | {"f(z)": samples | COLLAPSE, "f(f(z))": set(samples), "drift": {"corr", "mae"},
+                  "drift_near": {"corr", "mae"}}
 
 
 def curve_metrics(cfg: RunConfig) -> set[str]:
@@ -305,6 +313,6 @@ def curve_metrics(cfg: RunConfig) -> set[str]:
     from ignbench.data.toy import get as toy
 
     if cfg.image:
-        return {feature_space(cfg)[0]}
+        return {feature_space(cfg)[0]} | COLLAPSE
     modes = {"modes_covered", "hq_share"} if toy(cfg.dataset).centers is not None else set()
-    return {"coverage", "density", "coverage_r", "drift_corr"} | modes
+    return {"coverage", "density", "coverage_r", "drift_corr"} | modes | COLLAPSE

@@ -39,6 +39,8 @@ MEASURES: dict[str, Measure] = {
     "copies": Measure("copies", False),
     "diversity": Measure("diversity", True),
     "attribute": Measure("share with the attribute", True),
+    "spread": Measure("sample spread", True),
+    "distinct_nn": Measure("distinct nearest training points", True),
 }
 
 

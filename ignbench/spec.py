@@ -23,13 +23,13 @@ from ignbench.errors import UserError
 from ignbench.methods import METHODS
 from ignbench.resources import spec_dirs
 
-PRESET_ONLY = ("seeds", "per_method")  # preset keys that are not run fields
+PRESET_ONLY = ("seeds", "per_method", "cells")  # preset keys that are not run fields
 TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets", "claims"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures",
                    "same_runs_as", "select"}
 LOWDIM_FIGURE_KINDS = ("panels", "density", "projection")
-REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability", "projector", "fewshot")
+REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability", "projector", "fewshot", "stall")
 
 
 @dataclass(frozen=True)
@@ -58,15 +58,29 @@ class Spec:
         return int(self.presets[preset].get("seeds", self.seeds))
 
     def expand(self, preset: str, seeds: int | None = None) -> list[RunConfig]:
-        """Cross product sweep x seeds, each resolved into a validated RunConfig."""
+        """Cross product sweep x seeds, each resolved into a validated RunConfig. A preset with `cells` runs only
+        the sweep points of its cells, each with its cell's seeds; `seeds` (--seeds) gives every cell that many."""
         if preset not in self.presets:
             raise UserError(
                 f"{self.path.name}: unknown preset {preset!r} (available: {', '.join(self.presets)})"
             )
-        n_seeds = self.seeds_for(preset) if seeds is None else seeds
-        if n_seeds <= 0:
-            raise UserError(f"--seeds must be a positive integer, got {n_seeds}")
-        return [self._resolve(preset, point, seed) for point in self.points() for seed in range(n_seeds)]
+        if seeds is not None and seeds <= 0:
+            raise UserError(f"--seeds must be a positive integer, got {seeds}")
+        return [self._resolve(preset, point, seed) for point, n_seeds in self.design(preset, seeds)
+                for seed in range(n_seeds)]
+
+    def design(self, preset: str, seeds: int | None = None) -> list[tuple[dict[str, Any], int]]:
+        """(sweep point, seeds) of every point the preset runs."""
+        cells = self.presets[preset].get("cells")
+        if cells is None:
+            n = self.seeds_for(preset) if seeds is None else seeds
+            return [(point, n) for point in self.points()]
+        out = []
+        for point in self.points():
+            cell = next((c for c in cells if all(point.get(k) == v for k, v in c.items() if k != "seeds")), None)
+            if cell is not None:
+                out.append((point, cell["seeds"] if seeds is None else seeds))
+        return out
 
     def points(self) -> list[dict[str, Any]]:
         """The sweep's points (one dict of swept values each), restricted to `select`."""
@@ -193,6 +207,8 @@ def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) ->
             check_keys(sizes, where)
         if "seeds" in block:
             _check_seeds(block["seeds"], f"{name} [presets.{preset}]")
+        if "cells" in block:
+            _check_cells(block["cells"], sweep, f"{name} [presets.{preset}]")
     figure_kinds = exp.get("figures", ["panels"])
     if not isinstance(figure_kinds, list) or any(k not in LOWDIM_FIGURE_KINDS for k in figure_kinds):
         raise UserError(f"{name} [experiment]: figures must be a list of {', '.join(LOWDIM_FIGURE_KINDS)}")
@@ -209,6 +225,25 @@ def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) ->
     every_run = [cfg for preset in presets for cfg in spec.expand(preset, seeds=1)]  # validated now, not mid-sweep
     spec.claims.extend(parse_claims(raw.get("claims"), name, every_run, list(sweep)))
     return spec
+
+
+def _check_cells(cells: Any, sweep: dict[str, list], where: str) -> None:
+    """A designed preset: [[presets.<p>.cells]] pin swept values and give each cell its seeds (at least 2)."""
+    if not isinstance(cells, list) or not cells or not all(isinstance(c, dict) for c in cells):
+        raise UserError(f"{where}: cells must be a non-empty array of tables ([[presets.<name>.cells]])")
+    for i, cell in enumerate(cells, start=1):
+        here = f"{where} cell {i}"
+        seeds = cell.get("seeds")
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
+            raise UserError(f"{here}: seeds must be an integer of at least 2 (a cell's rate needs seeds), "
+                            f"got {seeds!r}")
+        for key, value in cell.items():
+            if key == "seeds":
+                continue
+            if key not in sweep:
+                raise UserError(f"{here}: {key!r} is not a swept field (swept: {', '.join(sweep)})")
+            if value not in sweep[key]:
+                raise UserError(f"{here}: {key} = {value!r} is not one of the swept levels {sweep[key]}")
 
 
 def _check_seeds(seeds: Any, where: str) -> None:
