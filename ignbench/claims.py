@@ -1,4 +1,4 @@
-"""Paper claims as data (`[[claims]]` in a spec), and their verdicts from the seeds.
+"""Paper claims as data (`[[claims]]` in a spec), validated when the spec loads.
 
     [[claims]]
     id = "coverage-naign-over-ign"
@@ -9,41 +9,29 @@
     a = "naign"
     b = "ign"
 
-Kinds (a and b are sides: a method, or a table with method and optionally application and swept values):
-- greater: a better than b (paired t: by run when a and b are the same runs, e.g. f(f(z)) against f(z), by seed
-  when both sides have one run per seed of the same seeds; Welch's t otherwise).
-- similar: a and b differ by less than `margin` (TOST).
-- at_least: a is better than `threshold`.
-- trend: the metric improves monotonically as the swept field `sweep` grows (Spearman, over a's runs).
-- curve: a's training curve rebounds more after its best point than b's (rebound: final minus best value, in the
-  metric's bad direction; Welch on the per-run rebounds).
-- all_modes: a covers every mode of a mixture; mode_dropping: a misses some (one-sample t on modes covered).
-`dataset` names the dataset (required when a preset has several; else the preset's one); `paper` quotes what the
-paper shows where its numbers are not in the spec's reference table; `source` names where the claim is made.
+The kinds, and the test that decides each, are the registry `ignbench.verdict.kinds.KINDS`. A side is a method, or
+a table with method and optionally application and swept values. `dataset` names the dataset (required when a
+preset has several); `paper` quotes what the paper shows where its numbers are not in the spec's reference table;
+`source` names where the claim is made; `share` (proportion kinds, default 0.5) is the share of seeds the claim is
+about ("more than half of the seeds cover every mode").
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-from ignbench import stats
 from ignbench.config import RunConfig
 from ignbench.errors import UserError
 from ignbench.measures import MEASURES
+from ignbench.verdict.kinds import COVERS_ALL, DROPS_MODE, KINDS, REBOUND, STALLS, ClaimKind
 
-KINDS = ("greater", "similar", "at_least", "trend", "curve", "all_modes", "mode_dropping")
-TWO_SIDED = ("greater", "similar", "curve")
 CLAIM_KEYS = {"id", "text", "source", "kind", "metric", "application", "dataset", "a", "b", "margin", "threshold",
-              "sweep", "paper"}
+              "sweep", "paper", "share"}
 SIDE_KEYS = {"method", "application"}
-REQUIRED = {"greater": {"metric", "a", "b"}, "similar": {"metric", "a", "b", "margin"},
-            "at_least": {"metric", "a", "threshold"}, "trend": {"metric", "a", "sweep"},
-            "curve": {"metric", "a", "b"}, "all_modes": {"a"}, "mode_dropping": {"a"}}
+DEFAULT_METRIC = {COVERS_ALL: "modes_covered", DROPS_MODE: "modes_covered", STALLS: "spread"}
+STRING_KEYS = ("text", "source", "paper", "application", "dataset", "sweep")
 
 
 @dataclass(frozen=True)
@@ -71,10 +59,32 @@ class Claim:
     sweep: str = ""
     source: str = ""
     paper: str = ""
+    share: float = 0.5
 
     @property
     def higher_is_better(self) -> bool:
         return MEASURES[self.metric].higher_is_better
+
+    @property
+    def spec_kind(self) -> ClaimKind:
+        return KINDS[self.kind]
+
+    @property
+    def sides(self) -> list[Side]:
+        return [self.a] if self.b is None else [self.a, self.b]
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a spec's claims are checked against: its runs (one seed of every preset) and swept fields."""
+
+    spec_name: str
+    runs: list[RunConfig]
+    sweep_keys: list[str]
+
+    @property
+    def methods(self) -> list[str]:
+        return sorted({c.method for c in self.runs})
 
 
 def parse_claims(raw: Any, spec_name: str, runs: list[RunConfig], sweep_keys: list[str]) -> list[Claim]:
@@ -83,78 +93,105 @@ def parse_claims(raw: Any, spec_name: str, runs: list[RunConfig], sweep_keys: li
         return []
     if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
         raise UserError(f"{spec_name}: claims must be an array of tables ([[claims]])")
+    context = Context(spec_name, runs, sweep_keys)
+    claims: list[Claim] = []
+    for i, entry in enumerate(raw):
+        claim = parse_claim(entry, context, f"{spec_name} [[claims]] #{i + 1}")
+        if any(c.id == claim.id for c in claims):
+            raise UserError(f"{spec_name} claim {claim.id!r}: duplicate id")
+        claims.append(claim)
+    return claims
+
+
+def parse_claim(entry: dict, context: Context, where: str) -> Claim:
+    claim_id = entry.get("id")
+    if not isinstance(claim_id, str) or not claim_id:
+        raise UserError(f"{where}: id must be a non-empty string")
+    where = f"{context.spec_name} claim {claim_id!r}"
+    kind = _check_keys(entry, where)
+    metric = entry.get("metric", DEFAULT_METRIC.get(kind.reads, ""))
+    if metric not in MEASURES:
+        raise UserError(f"{where}: unknown metric {metric!r} (known: {', '.join(MEASURES)})")
+    if kind.reads in DEFAULT_METRIC and metric != DEFAULT_METRIC[kind.reads]:
+        raise UserError(f"{where}: kind {kind.name!r} is about {DEFAULT_METRIC[kind.reads]}, not {metric!r}")
+    dataset = _dataset(entry.get("dataset"), context, where)
+    application = entry.get("application", "f(z)")
+    sides = {name: _side(entry[name], application, context, f"{where} {name}") for name in ("a", "b")
+             if name in entry}
+    _check_measured(kind, metric, dataset, sides, context, where)
+    numbers = {key: _number(entry, key, where) for key in ("margin", "threshold", "share")}
+    _check_numbers(kind, numbers, where)
+    sweep = entry.get("sweep", "")
+    if kind.name == "trend" and sweep not in context.sweep_keys:
+        raise UserError(f"{where}: sweep {sweep!r} is not a swept field (swept: {', '.join(context.sweep_keys)})")
+    return Claim(claim_id, entry["text"], kind.name, metric, sides["a"], sides.get("b"), dataset, numbers["margin"],
+                 numbers["threshold"], sweep, entry.get("source", ""), entry.get("paper", ""),
+                 0.5 if math.isnan(numbers["share"]) else numbers["share"])
+
+
+def _check_keys(entry: dict, where: str) -> ClaimKind:
+    """Known keys, a known kind with its required keys, strings where strings belong; the kind."""
+    unknown = sorted(set(entry) - CLAIM_KEYS)
+    if unknown:
+        raise UserError(f"{where}: unknown key {unknown[0]!r}")
+    kind = KINDS.get(entry.get("kind"))
+    if kind is None:
+        raise UserError(f"{where}: kind must be one of {', '.join(KINDS)}, got {entry.get('kind')!r}")
+    missing = sorted(kind.required - set(entry))
+    if missing:
+        raise UserError(f"{where}: kind {kind.name!r} needs {missing[0]!r}")
+    if "b" in entry and kind.sides == 1:
+        raise UserError(f"{where}: kind {kind.name!r} takes only side a")
+    for key in STRING_KEYS:
+        if key in entry and not isinstance(entry[key], str):
+            raise UserError(f"{where}: {key} must be a string")
+    if "text" not in entry:
+        raise UserError(f"{where}: text (what the paper claims, with its source) is required")
+    return kind
+
+
+def _dataset(dataset: str | None, context: Context, where: str) -> str | None:
+    per_preset: dict[str, set[str]] = {}
+    for c in context.runs:
+        per_preset.setdefault(c.preset, set()).add(c.dataset)
+    for preset, datasets in per_preset.items():
+        if dataset is None and len(datasets) > 1:
+            raise UserError(f"{where}: dataset is required (preset {preset} has {', '.join(sorted(datasets))})")
+        if dataset is not None and dataset not in datasets:
+            raise UserError(f"{where}: unknown dataset {dataset!r} (preset {preset} has "
+                            f"{', '.join(sorted(datasets))})")
+    return dataset
+
+
+def _check_measured(kind: ClaimKind, metric: str, dataset: str | None, sides: dict[str, Side], context: Context,
+                    where: str) -> None:
+    """The metric must be recorded where the claim reads it: in the evaluation of each side's application, or in
+    the training curve."""
     from ignbench.evaluate import curve_metrics, produced
 
-    methods = sorted({c.method for c in runs})
-    per_preset: dict[str, set[str]] = {}
-    for c in runs:
-        per_preset.setdefault(c.preset, set()).add(c.dataset)
-    claims, seen = [], set()
-    for i, entry in enumerate(raw):
-        where = f"{spec_name} [[claims]] #{i + 1}"
-        claim_id = entry.get("id")
-        if not isinstance(claim_id, str) or not claim_id:
-            raise UserError(f"{where}: id must be a non-empty string")
-        where = f"{spec_name} claim {claim_id!r}"
-        if claim_id in seen:
-            raise UserError(f"{where}: duplicate id")
-        seen.add(claim_id)
-        unknown = sorted(set(entry) - CLAIM_KEYS)
-        if unknown:
-            raise UserError(f"{where}: unknown key {unknown[0]!r}")
-        kind = entry.get("kind")
-        if kind not in KINDS:
-            raise UserError(f"{where}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        missing = sorted(REQUIRED[kind] - set(entry))
-        if missing:
-            raise UserError(f"{where}: kind {kind!r} needs {missing[0]!r}")
-        for key in ("text", "source", "paper", "application", "dataset", "sweep"):
-            if key in entry and not isinstance(entry[key], str):
-                raise UserError(f"{where}: {key} must be a string")
-        if "text" not in entry:
-            raise UserError(f"{where}: text (what the paper claims, with its source) is required")
-        metric = entry.get("metric", "modes_covered")
-        if metric not in MEASURES:
-            raise UserError(f"{where}: unknown metric {metric!r} (known: {', '.join(MEASURES)})")
-        dataset = entry.get("dataset")
-        for preset, datasets in per_preset.items():
-            if dataset is None and len(datasets) > 1:
-                raise UserError(f"{where}: dataset is required (preset {preset} has {', '.join(sorted(datasets))})")
-            if dataset is not None and dataset not in datasets:
-                raise UserError(f"{where}: unknown dataset {dataset!r} (preset {preset} has "
-                                f"{', '.join(sorted(datasets))})")
-        application = entry.get("application", "f(z)")
-        sides = {name: _side(entry[name], application, methods, sweep_keys, runs, f"{where} {name}")
-                 for name in ("a", "b") if name in entry}
-        if "b" in entry and kind not in TWO_SIDED:
-            raise UserError(f"{where}: kind {kind!r} takes only side a")
-        for sample in (c for c in runs if dataset in (None, c.dataset)):
-            if kind == "curve":
-                if sample.curve_every <= 0:
-                    raise UserError(f"{where}: a curve claim needs curve_every > 0 (preset {sample.preset})")
-                if metric not in curve_metrics(sample):
-                    raise UserError(f"{where}: metric {metric!r} is not recorded during training on "
-                                    f"{sample.dataset}")
-                continue
-            outputs = produced(sample)
-            for name, side in sides.items():
-                if side.application not in outputs:
-                    raise UserError(f"{where} {name}: unknown application {side.application!r} "
-                                    f"(known: {', '.join(outputs)})")
-                if metric not in outputs[side.application]:
-                    raise UserError(f"{where} {name}: metric {metric!r} is not measured for {side.application} "
-                                    f"on {sample.dataset} (preset {sample.preset})")
-        if kind in ("all_modes", "mode_dropping") and metric != "modes_covered":
-            raise UserError(f"{where}: kind {kind!r} is about modes_covered, not {metric!r}")
-        margin, threshold = _number(entry, "margin", where), _number(entry, "threshold", where)
-        if kind == "similar" and not margin > 0:
-            raise UserError(f"{where}: margin must be positive")
-        sweep = entry.get("sweep", "")
-        if kind == "trend" and sweep not in sweep_keys:
-            raise UserError(f"{where}: sweep {sweep!r} is not a swept field (swept: {', '.join(sweep_keys)})")
-        claims.append(Claim(claim_id, entry["text"], kind, metric, sides["a"], sides.get("b"), dataset, margin,
-                            threshold, sweep, entry.get("source", ""), entry.get("paper", "")))
-    return claims
+    for sample in (c for c in context.runs if dataset in (None, c.dataset)):
+        if kind.reads == REBOUND:
+            if sample.curve_every <= 0:
+                raise UserError(f"{where}: a curve claim needs curve_every > 0 (preset {sample.preset})")
+            if metric not in curve_metrics(sample):
+                raise UserError(f"{where}: metric {metric!r} is not recorded during training on {sample.dataset}")
+            continue
+        outputs = produced(sample)
+        for name, side in sides.items():
+            if side.application not in outputs:
+                raise UserError(f"{where} {name}: unknown application {side.application!r} "
+                                f"(known: {', '.join(outputs)})")
+            if metric not in outputs[side.application]:
+                raise UserError(f"{where} {name}: metric {metric!r} is not measured for {side.application} "
+                                f"on {sample.dataset} (preset {sample.preset})")
+
+
+def _check_numbers(kind: ClaimKind, numbers: dict[str, float], where: str) -> None:
+    if kind.name == "similar" and not numbers["margin"] > 0:
+        raise UserError(f"{where}: margin must be positive")
+    share = numbers["share"]
+    if not math.isnan(share) and (kind.shape != "proportion" or not 0 < share < 1):
+        raise UserError(f"{where}: share must lie strictly between 0 and 1, for all_modes and mode_dropping only")
 
 
 def _number(entry: dict, key: str, where: str) -> float:
@@ -164,160 +201,22 @@ def _number(entry: dict, key: str, where: str) -> float:
     return float(value)
 
 
-def _side(raw: Any, application: str, methods: list[str], sweep_keys: list[str], runs: list[RunConfig],
-          where: str) -> Side:
+def _side(raw: Any, application: str, context: Context, where: str) -> Side:
     if isinstance(raw, str):
         raw = {"method": raw}
     if not isinstance(raw, dict):
         raise UserError(f"{where}: must be a method name or a table with method = ...")
-    unknown = sorted(set(raw) - SIDE_KEYS - set(sweep_keys))
+    unknown = sorted(set(raw) - SIDE_KEYS - set(context.sweep_keys))
     if unknown:
         raise UserError(f"{where}: unknown key {unknown[0]!r} (a side takes method, application and swept fields)")
     method = raw.get("method")
-    if method not in methods:
-        raise UserError(f"{where}: unknown method {method!r} (the spec runs {', '.join(methods)})")
+    if method not in context.methods:
+        raise UserError(f"{where}: unknown method {method!r} (the spec runs {', '.join(context.methods)})")
     pins = tuple(sorted((k, v) for k, v in raw.items() if k not in SIDE_KEYS))
     for key, value in pins:
-        if not any(getattr(c, key) == value for c in runs):
+        if not any(getattr(c, key) == value for c in context.runs):
             raise UserError(f"{where}: {key} = {value!r} is not a swept value")
     app = raw.get("application", application)
     if not isinstance(app, str):
         raise UserError(f"{where}: application must be a string")
     return Side(method, app, pins)
-
-
-@dataclass
-class Decision:
-    """A claim's verdict under one BatchNorm mode, with what it rests on."""
-
-    claim: Claim
-    bn_mode: str
-    test: stats.Test
-    mean_a: float = math.nan
-    mean_b: float = math.nan
-    n_a: int = 0
-    n_b: int = 0
-    planned: int = 0
-    notes: list[str] = field(default_factory=list)
-
-
-def _selected(runs: pd.DataFrame, claim: Claim, side: Side) -> pd.DataFrame:
-    """The planned runs (one row each) a side refers to."""
-    mask = runs["method"] == side.method
-    if claim.dataset is not None:
-        mask &= runs["dataset"] == claim.dataset
-    for key, value in side.where:
-        mask &= runs[key] == value
-    return runs[mask]
-
-
-def _values(results: pd.DataFrame, claim: Claim, side: Side, bn_mode: str) -> pd.Series:
-    """Per-run values of the claim's metric for a side (indexed by run id)."""
-    rows = results[(results["bn_mode"] == bn_mode) & (results["application"] == side.application)
-                   & (results["metric"] == claim.metric)]
-    ids = set(_selected(results.drop_duplicates("run_id"), claim, side)["run_id"])
-    rows = rows[rows["run_id"].isin(ids)]
-    return rows.set_index("run_id")["value"].dropna()
-
-
-def _rebounds(curves: pd.DataFrame, claim: Claim, side: Side, bn_mode: str, ids: set[str]) -> pd.Series:
-    """Per run: how far the curve ends from its best point, in the metric's bad direction (>= 0)."""
-    rows = curves[(curves["bn_mode"] == bn_mode) & (curves["metric"] == claim.metric) & curves["run_id"].isin(ids)]
-    out = {}
-    for run_id, run in rows.groupby("run_id"):
-        values = run.sort_values("step")["value"].to_numpy()
-        out[run_id] = values.max() - values[-1] if claim.higher_is_better else values[-1] - values.min()
-    return pd.Series(out, dtype=float)
-
-
-def decide(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str,
-           alpha: float = stats.ALPHA) -> Decision:
-    """The claim's verdict from the planned runs' results (results_frame) under one BatchNorm mode."""
-    runs = results.drop_duplicates("run_id")
-    sides = [claim.a] if claim.b is None else [claim.a, claim.b]
-    planned = [_selected(runs, claim, side) for side in sides]
-    notes = []
-    for side, chosen in zip(sides, planned, strict=True):
-        unfinished = chosen[chosen["state"] != "done"]
-        if len(unfinished):
-            counts = unfinished["state"].value_counts()
-            notes.append(f"{side.method}: " + ", ".join(f"{n} {state}" for state, n in counts.items()))
-    if claim.kind == "curve":
-        values = [_rebounds(curves, claim, s, bn_mode, set(p["run_id"])) for s, p in zip(sides, planned, strict=True)]
-    else:
-        values = [_values(results, claim, s, bn_mode) for s in sides]
-    distinct = len(set().union(*(set(p["run_id"]) for p in planned)))
-    decision = Decision(claim, bn_mode, stats.Test(stats.INSUFFICIENT), planned=distinct, notes=notes)
-    decision.n_a = len(values[0])
-    decision.mean_a = float(values[0].mean()) if len(values[0]) else math.nan
-    if len(values) > 1:
-        decision.n_b = len(values[1])
-        decision.mean_b = float(values[1].mean()) if len(values[1]) else math.nan
-    minimum = 4 if claim.kind == "trend" else 2
-    if notes or min(len(v) for v in values) < minimum:
-        if not notes:
-            notes.append(f"fewer than {minimum} finished runs")
-        return decision
-    decision.test = _test(claim, values, results, alpha)
-    return decision
-
-
-def _test(claim: Claim, values: list[pd.Series], results: pd.DataFrame, alpha: float) -> stats.Test:
-    sign = 1.0 if claim.higher_is_better else -1.0
-    if claim.kind in ("greater", "similar", "curve"):
-        # curve: a rebounds more than b, so larger is the claim's direction whatever the metric's
-        a, b = values if claim.kind == "curve" else (v * sign for v in values)
-        pairs = _pairs(a, b, results)
-        diff = stats.paired(*pairs) if pairs is not None else stats.welch(a.to_numpy(), b.to_numpy())
-        test = stats.equivalent(diff, claim.margin, alpha) if claim.kind == "similar" else diff.outcome(alpha)
-        if pairs is not None and set(a.index) != set(b.index):  # paired by seed: show the unpaired test too
-            welch = stats.welch(a.to_numpy(), b.to_numpy())
-            unpaired = stats.equivalent(welch, claim.margin, alpha) if claim.kind == "similar" else \
-                welch.outcome(alpha)
-            test.test = f"{test.test} by seed"
-            test.notes.append(f"unpaired Welch: p {unpaired.p:.3g}, {unpaired.verdict}")
-        return test
-    if claim.kind == "at_least":
-        return stats.one_sample(sign * values[0].to_numpy(), sign * claim.threshold).outcome(alpha)
-    if claim.kind == "trend":
-        x = results.drop_duplicates("run_id").set_index("run_id").loc[values[0].index, claim.sweep].to_numpy()
-        return stats.trend(x.astype(float), sign * values[0].to_numpy(), alpha)
-    return _modes(values[0].to_numpy(), _n_modes(results, claim), claim.kind == "all_modes", alpha)
-
-
-def _pairs(a: pd.Series, b: pd.Series, results: pd.DataFrame) -> tuple[np.ndarray, np.ndarray] | None:
-    """Matched values of the two sides, or None. The same runs measured twice pair by run; runs of different
-    methods pair by seed, because runs with one seed share their initial weights and first epoch of batches (a
-    design blocked by seed). Pairing needs the same seeds on both sides, one run each."""
-    if set(a.index) == set(b.index):
-        return a.sort_index().to_numpy(), b.sort_index().to_numpy()
-    seed = results.drop_duplicates("run_id").set_index("run_id")["seed"]
-    by_seed = [side.groupby(seed.loc[side.index].to_numpy()) for side in (a, b)]
-    if any(g.size().max() > 1 for g in by_seed) or set(by_seed[0].groups) != set(by_seed[1].groups):
-        return None
-    seeds = sorted(by_seed[0].groups)
-    return (a.groupby(seed.loc[a.index].to_numpy()).first().loc[seeds].to_numpy(),
-            b.groupby(seed.loc[b.index].to_numpy()).first().loc[seeds].to_numpy())
-
-
-def _modes(covered: np.ndarray, n_modes: float, all_claimed: bool, alpha: float) -> stats.Test:
-    """all_modes / mode_dropping. Fewer than all: mean covered significantly below n. All: significantly above
-    n - 1 (on average less than one mode missing). The estimate is mean covered - n, with its interval."""
-    base = stats.one_sample(covered, n_modes).outcome(alpha)
-    p_fewer = base.p_against
-    p_all = stats.one_sample(covered, n_modes - 1).outcome(alpha).p
-    if all_claimed:
-        p, p_against = p_all, p_fewer
-        verdict = stats.CONTRADICTED if p_fewer < alpha else stats.REPRODUCED if p_all < alpha else stats.INCONCLUSIVE
-    else:
-        p, p_against = p_fewer, p_all
-        verdict = stats.REPRODUCED if p_fewer < alpha else stats.CONTRADICTED if p_all < alpha else stats.INCONCLUSIVE
-    return stats.Test(verdict, base.estimate, base.ci, p, p_against, base.effect, base.mde, "one-sample t (modes)",
-                      base.notes)
-
-
-def _n_modes(results: pd.DataFrame, claim: Claim) -> float:
-    rows = results[results["metric"] == "n_modes"]
-    if claim.dataset is not None:
-        rows = rows[rows["dataset"] == claim.dataset]
-    return float(rows["value"].iloc[0])

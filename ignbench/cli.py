@@ -33,6 +33,40 @@ EXECUTOR_OPTIONS = [
 ]
 
 
+VERDICT_OPTIONS = [
+    click.option("--adjust", type=click.Choice(["holm", "bh", "none"]), default="holm", show_default=True,
+                 help="Family control over each report's claims per BatchNorm mode: holm (family-wise error), bh "
+                      "(Benjamini-Hochberg, false discoveries) or none."),
+    click.option("--until-decided", is_flag=True,
+                 help="Sequential design: seeds in rounds of 3 up to --max-seeds, alpha split over the looks; each "
+                      "claim stops at its first decision."),
+    click.option("--max-seeds", type=int, default=None, help="With --until-decided: the most seeds per side."),
+]
+
+
+def verdict_options(f):
+    for option in reversed(VERDICT_OPTIONS):
+        f = option(f)
+    return f
+
+
+def _policy(adjust: str, until_decided: bool, max_seeds: int | None, seeds: int | None):
+    """The decision policy of --adjust / --until-decided / --max-seeds, or a one-line error."""
+    from ignbench.verdict.card import Policy
+    from ignbench.verdict.sequential import ROUND
+
+    if until_decided:
+        if seeds is not None:
+            raise UserError("--until-decided adds seeds in rounds of 3 up to --max-seeds: drop --seeds")
+        if max_seeds is None:
+            raise UserError("--until-decided needs --max-seeds (the most seeds per side)")
+        if max_seeds < ROUND:
+            raise UserError(f"--max-seeds must be at least the first round's {ROUND} seeds, got {max_seeds}")
+    elif max_seeds is not None:
+        raise UserError("--max-seeds is for --until-decided")
+    return Policy(adjust=adjust, max_seeds=max_seeds if until_decided else None)
+
+
 def _check_jobs(jobs: int) -> int:
     """--jobs as given, or a one-line error (click's own range check prints its usage too)."""
     if jobs < 1:
@@ -54,6 +88,10 @@ class Group(click.Group):
             return super().invoke(ctx)
         except UserError as exc:
             click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except click.UsageError as exc:  # a bad option value: one line, not click's usage block
+            command = f"{ctx.command_path} {exc.ctx.info_name}" if exc.ctx and exc.ctx is not ctx else ctx.command_path
+            click.echo(f"error: {exc.format_message()} (see `{command} --help`)", err=True)
             ctx.exit(2)
 
 
@@ -95,9 +133,10 @@ def list_cmd() -> None:
 @main.command("show-config")
 def show_config() -> None:
     """The reference of spec keys: every run field (group, type, default, meaning), then the spec's tables."""
-    from ignbench.claims import CLAIM_KEYS, KINDS
+    from ignbench.claims import CLAIM_KEYS
     from ignbench.config import describe_fields
     from ignbench.spec import EXPERIMENT_KEYS, TOP_LEVEL
+    from ignbench.verdict.kinds import KINDS
 
     click.echo("Run fields ([config], [per_method.<method>], [presets.<name>], [sweep]); training fields make the run "
                "id, evaluation fields the evaluation id:\n")
@@ -139,40 +178,107 @@ def _plans(experiments: tuple[str, ...], preset: str | None, seeds: int | None, 
 @click.option("--dry-run", is_flag=True, help="Show the plan and its cost measured on this machine; run nothing.")
 @click.option("--checkpoint-every", type=int, default=500, show_default=True, help="Steps between checkpoints.")
 @INCEPTION_OPTION
+@verdict_options
 @STORE_OPTION
 def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, executor: str, profile: str,
         wait: bool, jobs: int, data_root: Path | None, force: bool, retry_failed: bool, dry_run: bool,
-        checkpoint_every: int, inception_weights: Path | None, store_root: Path) -> None:
+        checkpoint_every: int, inception_weights: Path | None, adjust: str, until_decided: bool,
+        max_seeds: int | None, store_root: Path) -> None:
     """Train and evaluate every run of the EXPERIMENTS that is not finished yet.
 
     EXPERIMENTS are spec names (`ignbench list`), paths to spec files, or names in your --spec-dir folders.
     Low-dimensional runs that share a shape train together as one stacked ensemble, across experiments too.
-    Exit code 1 when a run failed; a diverged run is a result (exit 0).
+    Exit code 1 when a run failed; a diverged run is a result (exit 0). --dry-run also says, per claim, whether
+    the planned seeds can decide it and how many it needs. --until-decided adds seeds in rounds of 3 until every
+    claim is decided or --max-seeds is reached; rerun the same command to resume it.
     """
     from ignbench.store import Store
 
     if checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be positive, got {checkpoint_every}")
+    policy = _policy(adjust, until_decided, max_seeds, seeds)
+    if policy.max_seeds and force:
+        raise UserError("--until-decided resumes from the store: drop --force")
+    if policy.max_seeds and executor == "slurm" and not wait:
+        raise UserError("--until-decided decides between rounds: it needs --wait")
     store = Store(store_root)
-    plans = _plans(experiments, preset, seeds, store, force, retry_failed)
-    todo = _unique(cfg for p in plans for cfg in p.todo)
-    if executor == "slurm":
-        _check_slurm(profile, jobs)
-    if not dry_run:
-        store.check_writable()
-        _check_data(todo, data_root)
-        _check_fid(todo, inception_weights)
-    _print_plans(plans, todo, executor, jobs)
-    if dry_run or not todo:
-        return
-    _warn_if_paper_on_cpu(plans, executor)
-    if force:
-        from ignbench.plan import reset_forced
+    rounds = [seeds] if not policy.max_seeds or dry_run else looks_of(policy.max_seeds)
+    for round_seeds in rounds:
+        plan_seeds = policy.max_seeds if dry_run and policy.max_seeds else round_seeds
+        plans = _plans(experiments, preset, plan_seeds, store, force, retry_failed)
+        todo = _unique(cfg for p in plans for cfg in p.todo)
+        if executor == "slurm":
+            _check_slurm(profile, jobs)
+        if not dry_run:
+            store.check_writable()
+            _check_data(todo, data_root)
+            _check_fid(todo, inception_weights)
+        _print_plans(plans, todo, executor, jobs)
+        if dry_run:
+            _print_prospects(plans, store)
+            return
+        if todo:
+            _warn_if_paper_on_cpu(plans, executor)
+            if force:
+                from ignbench.plan import reset_forced
 
-        for p in plans:
-            reset_forced(p, store)
-    results = _execute(todo, store, executor, profile, wait, jobs, data_root, checkpoint_every, retry_failed, False)
-    _finish(results, experiments)
+                for p in plans:
+                    reset_forced(p, store)
+            _finish(_execute(todo, store, executor, profile, wait, jobs, data_root, checkpoint_every, retry_failed,
+                             False), experiments)
+        if policy.max_seeds and _all_decided(plans, store, policy, round_seeds):
+            break
+
+
+def looks_of(max_seeds: int) -> list[int]:
+    from ignbench.verdict.sequential import looks
+
+    return looks(max_seeds)
+
+
+def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
+    """After a round of --until-decided: print each claim's state; True when every claim is decided."""
+    from ignbench.report.terminal import claim_lines
+    from ignbench.results import curves_frame, results_frame
+    from ignbench.verdict.card import decide_claims
+
+    open_claims = 0
+    for p in plans:
+        runs = p.spec.expand(p.preset, policy.max_seeds)
+        decisions = decide_claims(p.spec.claims, results_frame(runs, store), curves_frame(runs, store), policy)
+        open_claims += sum(d.outcome.verdict not in ("reproduced", "contradicted") for d in decisions)
+        click.echo(f"after the look at {round_seeds} seeds:")
+        click.echo("\n".join(claim_lines(p.spec.name, decisions)))
+    if not open_claims:
+        click.echo(f"every claim decided by {round_seeds} seeds")
+    elif round_seeds == policy.max_seeds:
+        click.echo(f"{open_claims} claim verdict(s) still open at --max-seeds {policy.max_seeds}")
+    return not open_claims
+
+
+def _print_prospects(plans: list, store) -> None:
+    """Per claim: can the planned seeds decide it at all, what they would detect, what it needs."""
+    from ignbench.report.tables import load_paper
+    from ignbench.results import results_frame
+    from ignbench.verdict.power import MAX_SEEDS
+    from ignbench.verdict.prospects import prospect
+
+    for p in plans:
+        if not p.spec.claims:
+            continue
+        runs = results_frame(p.runs, store).drop_duplicates("run_id")
+        paper = load_paper(p.spec.reference)
+        click.echo(f"{p.spec.name} [{p.preset}]: what {len(set(runs['seed']))} seeds can decide")
+        for claim in p.spec.claims:
+            pr = prospect(claim, runs, paper)
+            can = "can decide" if pr.decidable else "CANNOT decide (exact test)"
+            seen = "" if pr.detectable != pr.detectable else f", detects {pr.detectable:.3g} at the paper's spread"
+            need = (f"> {MAX_SEEDS}" if pr.seeds_needed is None else str(pr.seeds_needed))
+            need = f"needs {need} seeds per side " + (f"for the paper's difference ({pr.basis})"
+                                                       if pr.basis.startswith("paper")
+                                                       else "for its exact test to reach alpha")
+            click.echo(f"  {claim.id:<40.40} n {'/'.join(map(str, pr.n))}: {can} (min p {pr.min_p:.2g}){seen}; "
+                       f"{need}")
 
 
 def _unique(cfgs) -> list:
@@ -381,9 +487,10 @@ def _report_targets(experiment: str | None, preset: str | None, store) -> list[t
 @click.option("--out", "out_root", type=click.Path(path_type=Path), default=Path("results/reports"),
               show_default=True, help="Report folder: <out>/<preset>/ tables and figures, <out>/index.html.")
 @click.option("--unplanned", is_flag=True, help="Also list stored runs of the experiment outside the plan.")
+@verdict_options
 @STORE_OPTION
 def report(experiment: str | None, preset: str | None, seeds: int | None, out_root: Path, unplanned: bool,
-           store_root: Path) -> None:
+           adjust: str, until_decided: bool, max_seeds: int | None, store_root: Path) -> None:
     """Tables (Markdown to stdout; CSV, LaTeX), the claims' scorecard, figures (PNG) and index.html.
 
     Only the runs of the plan (spec x preset x seeds) are reported; every cell says how many finished of how many
@@ -393,6 +500,7 @@ def report(experiment: str | None, preset: str | None, seeds: int | None, out_ro
     from ignbench.report import render_markdown, report_experiment
     from ignbench.store import Store
 
+    policy = _policy(adjust, until_decided, max_seeds, seeds)
     store = Store(store_root)
     targets = _report_targets(experiment, preset, store)
     if not targets:
@@ -400,7 +508,7 @@ def report(experiment: str | None, preset: str | None, seeds: int | None, out_ro
         raise UserError(f"no runs of {experiment or 'any experiment'}{f' at preset {preset}' if preset else ''} in "
                         f"{store_root}; produce them with `ignbench run {hint} --preset cpu`")
     for spec, p in targets:
-        section = report_experiment(spec, p, seeds, store, out_root)
+        section = report_experiment(spec, p, max_seeds or seeds, store, out_root, policy)
         click.echo(render_markdown(section))
         if unplanned:
             _echo_unplanned(spec, p, seeds, store)
@@ -438,26 +546,40 @@ def _echo_unplanned(spec, preset: str, seeds: int | None, store) -> None:
 @click.argument("experiment", required=False)
 @PRESET_OPTION
 @SEEDS_OPTION
+@verdict_options
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json", "markdown"]), default="text",
+              show_default=True, help="text: counts, then one line per claim; csv, json, markdown: the scorecard.")
 @STORE_OPTION
-def verdict(experiment: str | None, preset: str | None, seeds: int | None, store_root: Path) -> None:
-    """Print every claim's verdict (reproduced / contradicted / inconclusive / insufficient) from the store."""
-    from ignbench.report.scorecard import decisions_for, scorecard, verdict_counts
-    from ignbench.report.tables import to_markdown
+def verdict(experiment: str | None, preset: str | None, seeds: int | None, adjust: str, until_decided: bool,
+            max_seeds: int | None, fmt: str, store_root: Path) -> None:
+    """Every claim's verdict (reproduced / contradicted / inconclusive / insufficient) from the store: the counts per
+    experiment first (after the family's adjustment, raw beside), then one line per claim and BatchNorm mode."""
+    from ignbench.report.scorecard import decisions_for, scorecard
+    from ignbench.report.terminal import claim_lines, counts_line, formatted
     from ignbench.results import curves_frame, results_frame
     from ignbench.store import Store
 
+    policy = _policy(adjust, until_decided, max_seeds, seeds)
     store = Store(store_root)
     targets = [(s, p) for s, p in _report_targets(experiment, preset, store) if s.claims]
     if not targets:
         raise UserError(f"no runs with claims of {experiment or 'any experiment'} in {store_root}")
+    cards, lines, heads = [], [], []
     for spec, p in targets:
-        runs = spec.expand(p, seeds)
+        runs = spec.expand(p, max_seeds or seeds)
         results, curves = results_frame(runs, store), curves_frame(runs, store)
-        table = scorecard(spec, p, decisions_for(spec, results, curves))
-        click.echo(f"### {spec.name} [{p}]: {verdict_counts(table)}\n")
-        shown = table[["Claim", "BN mode", "Paper", "Ours", "Difference [90% CI]", "p", "Detectable", "n",
-                       "Verdict", "Mode-sensitive"]]
-        click.echo(to_markdown(shown) + "\n")
+        decisions = decisions_for(spec, results, curves, policy)
+        heads.append(counts_line(spec.name, p, decisions, results))
+        lines += claim_lines(spec.name, decisions)
+        cards.append(scorecard(spec, p, decisions))
+    if fmt != "text":
+        click.echo(formatted(cards, fmt))
+        return
+    click.echo("\n".join(heads) + "\n")
+    click.echo("\n".join(lines))
+    click.echo(f"\nverdicts after {adjust} over each report's claims per BatchNorm mode (raw: before); p raw/adjusted; "
+               "healthy/finished/planned runs; needs: seeds per side for 80 % power; "
+               "[M] mode-sensitive, [H] health-sensitive")
 
 
 @main.group()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ignbench.claims import decide
 from ignbench.errors import UserError
 from ignbench.report.scorecard import decisions_for, scorecard
 from ignbench.spec import load_spec, parse_spec
+from ignbench.verdict.decide import decide
 
 SPEC = """
 [experiment]
@@ -90,7 +90,7 @@ def _frame(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-NO_CURVES = pd.DataFrame(columns=["run_id", "step", "bn_mode", "metric", "value"])
+NO_CURVES = pd.DataFrame(columns=["run_id", "seed", "state", "step", "bn_mode", "metric", "value"])
 
 
 def _claim(tmp_path, text: str):
@@ -102,66 +102,105 @@ def _fld(method: str, eval_value: float, train_value: float, **extra) -> dict:
             **extra}
 
 
-def test_greater_under_both_modes_and_a_mode_sensitive_claim(tmp_path):
+def test_greater_under_both_modes_and_an_interaction_across_modes(tmp_path):
+    """Lower FLD is better: NAIGN wins in eval mode and loses in train mode, every run by about as much: the effect
+    differs between modes (the interaction test, paired by run), so the claim is mode-sensitive."""
     claim = _claim(tmp_path, GOOD)
-    runs = [_fld("naign", v, 500 + v) for v in (100, 105, 110)] + [_fld("ign", v, v - 250) for v in (300, 310, 290)]
+    runs = [_fld("naign", v, 500 + v) for v in (100, 105, 110, 98)]
+    runs += [_fld("ign", v, v - 250) for v in (300, 310, 290, 305)]
     results = _frame(runs)
-    assert decide(claim, results, NO_CURVES, "eval").test.verdict == "reproduced"  # FLD lower is better
+    eval_mode = decide(claim, results, NO_CURVES, "eval")
+    assert eval_mode.outcome.verdict == "reproduced" and eval_mode.outcome.p == pytest.approx(1 / 70)
     train = decide(claim, results, NO_CURVES, "train")
-    assert train.test.verdict == "contradicted" and train.mean_a == pytest.approx(605)
+    assert train.outcome.verdict == "contradicted" and train.outcome.mean_a == pytest.approx(603.25)
     spec = _parse(GOOD, tmp_path)
     card = scorecard(spec, "smoke", decisions_for(spec, results, NO_CURVES))
-    assert list(card["Verdict"]) == ["reproduced", "contradicted"] and set(card["Mode-sensitive"]) == {"yes"}
-    assert card["n"].iloc[0] == "3 vs 3 of 6"
+    assert list(card["Verdict"]) == ["reproduced", "contradicted"]
+    assert all(flag.startswith("mode-sensitive (interaction p ") for flag in card["Flags"])
+    assert card["n"].iloc[0] == "4 vs 4 of 8" and card["Health"].iloc[0] == "8/8/8"
 
 
-def test_methods_are_paired_by_seed_when_their_seeds_match(tmp_path):
-    """Runs of one seed share their initial weights: a slow seed is slow for every method. Pairing by seed removes
-    that block effect (the unpaired Welch verdict stays in the notes)."""
+def test_the_same_effect_in_both_modes_is_not_mode_sensitive(tmp_path):
     claim = _claim(tmp_path, GOOD)
-    seeds = [(0, 100.0), (1, 150.0), (2, 900.0)]  # seed 2 trains badly for both methods
-    runs = [_fld("naign", v, v, seed=s) for s, v in seeds]
-    runs += [_fld("ign", v + gap, v + gap, seed=s) for (s, v), gap in zip(seeds, (30, 35, 25), strict=True)]
+    runs = [_fld("naign", v, v + 40 + d) for v, d in ((100, 3), (105, -2), (110, 1))]
+    runs += [_fld("ign", v, v + 40 + d) for v, d in ((300, -1), (310, 2), (290, 0))]
+    spec = _parse(GOOD, tmp_path)
+    decisions = decisions_for(spec, _frame(runs), NO_CURVES)
+    assert all(not d.mode_sensitive for d in decisions) and decisions[0].interaction_p > 0.05
+    del claim
+
+
+def test_methods_are_compared_unpaired_and_the_family_adjusts(tmp_path):
+    """Different methods are different runs: an unpaired test, whatever their seeds. A claim that is the only one
+    of its family keeps its p."""
+    claim = _claim(tmp_path, GOOD)
+    runs = [_fld("naign", v, v, seed=s) for s, v in enumerate((100.0, 150.0, 120.0))]
+    runs += [_fld("ign", v, v, seed=s) for s, v in enumerate((400.0, 450.0, 420.0))]
     decision = decide(claim, _frame(runs), NO_CURVES, "eval")
-    assert decision.test.test == "paired t by seed" and decision.test.verdict == "reproduced"
-    assert len(decision.test.notes) == 1 and decision.test.notes[0].startswith("unpaired Welch: p ")
-    assert decision.test.notes[0].endswith("inconclusive")
-    unmatched = [_fld("naign", v, v, seed=s) for s, v in seeds] + [_fld("ign", v + 30, v + 30, seed=s + 3)
-                                                                    for s, v in seeds]
-    assert decide(claim, _frame(unmatched), NO_CURVES, "eval").test.test == "Welch t"
+    assert decision.outcome.test == "Hsu t + permutation" and decision.outcome.p == pytest.approx(0.05)
+    spec = _parse(GOOD, tmp_path)
+    card = decisions_for(spec, _frame(runs), NO_CURVES)
+    assert card[0].p_adjusted == pytest.approx(card[0].outcome.p)
 
 
-def test_unfinished_or_diverged_runs_make_a_claim_insufficient(tmp_path):
+def test_unfinished_runs_make_a_claim_insufficient_and_diverged_ones_unhealthy(tmp_path):
     claim = _claim(tmp_path, GOOD)
-    runs = [_fld("naign", v, v) for v in (100, 105)] + [{"method": "naign", "state": "diverged"}]
+    runs = [_fld("naign", v, v) for v in (100, 105)] + [{"method": "naign", "state": "running"}]
     runs += [_fld("ign", v, v) for v in (300, 310, 290)]
     decision = decide(claim, _frame(runs), NO_CURVES, "eval")
-    assert decision.test.verdict == "insufficient" and decision.notes == ["naign: 1 diverged"]
+    assert decision.outcome.verdict == "insufficient" and decision.outcome.notes == ["naign: 1 running"]
+    diverged = [_fld("naign", v, v) for v in (100, 105)] + [{"method": "naign", "state": "diverged"}]
+    diverged += [_fld("ign", v, v) for v in (300, 310, 290)]
+    decision = decide(claim, _frame(diverged), NO_CURVES, "eval")
+    assert decision.outcome.tested and decision.unhealthy == {"diverged": 1}
+    assert (decision.n_healthy, decision.finished, decision.planned) == (5, 6, 6)
     one_seed = decide(claim, _frame([_fld("naign", 1, 1), _fld("ign", 2, 2)]), NO_CURVES, "eval")
-    assert one_seed.test.verdict == "insufficient" and "fewer than 2" in one_seed.notes[0]
+    assert one_seed.outcome.verdict == "insufficient" and "fewer than 2" in one_seed.outcome.notes[0]
+
+
+def _spread(run: dict, spread: float) -> dict:
+    run["values"].update({("eval", "f(z)", "spread"): spread, ("train", "f(z)", "spread"): spread})
+    return run
+
+
+def test_stalled_runs_are_shown_and_the_claim_is_decided_twice(tmp_path):
+    """Two of four NAIGN runs collapsed (spread of f(z) near 0): on every finished run NAIGN cannot be shown to be
+    better, on the healthy ones alone it can: health-sensitive."""
+    claim = _claim(tmp_path, GOOD)
+    runs = [_spread(_fld("naign", v, v), s) for v, s in ((100, 0.9), (110, 0.8), (1500, 0.01), (1400, 0.02))]
+    runs += [_spread(_fld("ign", v, v), 0.9) for v in (300, 310, 290, 305, 295, 300)]
+    decision = decide(claim, _frame(runs), NO_CURVES, "eval")
+    assert decision.outcome.verdict != "reproduced" and decision.healthy.verdict == "reproduced"
+    assert decision.unhealthy == {"stalled": 2} and decision.health_sensitive
+    every = [_spread(_fld("naign", v, v), 0.01) for v in (1500, 1400)] + [_spread(_fld("ign", 300, 300), 0.9)] * 2
+    stuck = decide(claim, _frame(every), NO_CURVES, "eval")
+    assert stuck.outcome.verdict == "insufficient" and stuck.outcome.notes == ["all 2 finished runs of naign stalled"]
 
 
 def test_same_runs_two_applications_are_paired(tmp_path):
     claim = _claim(tmp_path, 'id = "x"\ntext = "t"\nkind = "greater"\nmetric = "fld"\n'
                              'a = {method = "naign", application = "f(f(z))"}\nb = {method = "naign"}')
     runs = [{"method": "naign", "values": {("eval", "f(z)", "fld"): base, ("eval", "f(f(z))", "fld"): base - 5 - d}}
-            for base, d in ((100, 0.1), (300, 0.2), (200, 0.0))]  # seeds differ wildly, the second pass always helps
+            for base, d in ((100, 0.1), (300, 0.2), (200, 0.0), (250, 0.3), (150, 0.1), (120, 0.2))]
     decision = decide(claim, _frame(runs), NO_CURVES, "eval")
-    assert decision.test.test == "paired t" and decision.test.verdict == "reproduced"
+    assert decision.outcome.test == "paired t + sign-flip" and decision.outcome.verdict == "reproduced"
+    assert decision.outcome.p == pytest.approx(1 / 64)
+    three = decide(claim, _frame(runs[:3]), NO_CURVES, "eval")
+    assert three.outcome.verdict == "inconclusive" and "cannot decide" in three.outcome.notes[0]
 
 
 def test_trend_over_a_swept_value(tmp_path):
     claim = _claim(tmp_path, 'id = "x"\ntext = "t"\nkind = "trend"\nmetric = "fld"\nsweep = "imle_m_factor"\n'
                              'a = "naign"')
     runs = [{"method": "naign", "m": m, "values": {("eval", "f(z)", "fld"): 300 - 40 * m + s}}
-            for m in (1.0, 2.0) for s in (0, 3, 6, 9)]  # 2 points x 3 seeds could not reach p < 0.05 (1/20)
+            for m in (1.0, 2.0) for s in (0, 3, 6, 9)]
     decision = decide(claim, _frame(runs), NO_CURVES, "eval")
-    assert decision.test.verdict == "reproduced" and decision.test.estimate > 0  # FLD falls as M grows
-    assert decision.test.p == pytest.approx(1 / 70)
+    assert decision.outcome.verdict == "reproduced" and decision.outcome.estimate > 0  # FLD falls as M grows
+    assert decision.outcome.p == pytest.approx(1 / 70)
 
 
 def test_curve_rebound(tmp_path):
-    text = GOOD.replace('"greater"', '"curve"').replace('b = "naign"', 'b = "naign"')
+    text = GOOD.replace('"greater"', '"curve"')
     spec_text = SPEC.replace("latent_dim = 16", "latent_dim = 16\ncurve_every = 1")
     import tomllib
 
@@ -173,16 +212,18 @@ def test_curve_rebound(tmp_path):
     curve_rows = []
     for i in range(6):
         path = [500, 300, 200, 400 + 10 * i] if i < 3 else [500, 300, 200, 190 - i]
-        curve_rows += [{"run_id": f"r{i}", "step": s, "bn_mode": "eval", "metric": "fld", "value": v}
-                       for s, v in enumerate(path)]
+        curve_rows += [{"run_id": f"r{i}", "seed": i, "state": "done", "step": s, "bn_mode": "eval", "metric": "fld",
+                        "value": v} for s, v in enumerate(path)]
     decision = decide(claim, results, pd.DataFrame(curve_rows), "eval")
-    assert decision.test.verdict == "reproduced" and decision.mean_a == pytest.approx(210) and decision.mean_b == 0
+    assert decision.outcome.verdict == "reproduced" and decision.outcome.mean_a == pytest.approx(210)
+    assert decision.outcome.mean_b == 0
 
 
 @pytest.mark.parametrize("covered,all_modes,dropping", [
-    ([25, 25, 25], "reproduced", "contradicted"),
-    ([3, 5, 4], "contradicted", "reproduced"),
-    ([25, 24, 25], "inconclusive", "inconclusive"),
+    ([25] * 5, "reproduced", "contradicted"),  # exact binomial: 5 of 5 seeds, p = 1/32
+    ([25] * 3, "inconclusive", "inconclusive"),  # 3 of 3: p = 1/8, no more than 3 seeds can say
+    ([3, 5, 4, 6, 2], "contradicted", "reproduced"),
+    ([25, 24, 25, 25, 24], "inconclusive", "inconclusive"),
 ])
 def test_mode_claims(tmp_path, covered, all_modes, dropping):
     import tomllib
@@ -217,5 +258,5 @@ a = "naign"
     runs = [{"method": "naign", "dataset": "grids", "values": {("none", "f(z)", "modes_covered"): c,
                                                                ("none", "f(z)", "n_modes"): 25}} for c in covered]
     results = _frame(runs)
-    verdicts = [decide(c, results, NO_CURVES, "none").test.verdict for c in spec.claims]
+    verdicts = [decide(c, results, NO_CURVES, "none").outcome.verdict for c in spec.claims]
     assert verdicts == [all_modes, dropping]

@@ -9,10 +9,12 @@ from pathlib import Path
 import pandas as pd
 
 from ignbench.report import figures, tables
-from ignbench.report.scorecard import decisions_for, scorecard
+from ignbench.report.scorecard import SUMMARY, decisions_for, scorecard, verdict_counts
 from ignbench.results import curves_frame, results_frame
 from ignbench.spec import Spec
 from ignbench.store import Store
+from ignbench.verdict.card import DEFAULT_POLICY, Policy
+from ignbench.verdict.decide import Decision
 
 GENERATION_METRICS = ["fld", "coverage", "density"]
 FEWSHOT_METRICS = ["rec_error", "nn_ratio", "copies", "diversity", "coverage", "density"]
@@ -30,11 +32,13 @@ class Section:
     caption: str
     tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
     scorecard: pd.DataFrame | None = None
+    decisions: list[Decision] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     figures: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, out_root: Path) -> Section:
+def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, out_root: Path,
+                      policy: Policy = DEFAULT_POLICY) -> Section:
     runs = spec.expand(preset, seeds)
     df = results_frame(runs, store)
     curves = curves_frame(runs, store)
@@ -51,7 +55,8 @@ def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, 
     modes = [m for m in ("eval", "train", "none") if m in set(df["bn_mode"].dropna())] or ["none"]
     _tables(section, spec, stats, curves, modes)
     if spec.claims:
-        section.scorecard = scorecard(spec, preset, decisions_for(spec, df, curves))
+        section.decisions = decisions_for(spec, df, curves, policy)
+        section.scorecard = scorecard(spec, preset, section.decisions)
         plateau = tables.plateau_table(curves, sorted(set(curves["metric"])))
         if len(plateau) and spec.report == "lowdim":
             section.tables.append(("Has training plateaued? Over the last 20 % of the steps, a run has plateaued when "
@@ -162,7 +167,8 @@ def _write(section: Section, out: Path) -> None:
 def render_markdown(section: Section) -> str:
     parts = [f"### {section.experiment} ({section.preset})", "", section.caption]
     if section.scorecard is not None:
-        parts += ["", "Claims:", "", tables.to_markdown(section.scorecard.drop(columns=["Text", "Test"]))]
+        parts += ["", f"Claims: {verdict_counts(section.decisions)}", "",
+                  tables.to_markdown(section.scorecard[SUMMARY])]
     for title, table in section.tables:
         parts += ["", f"{title}:", "", tables.to_markdown(table)]
     return "\n".join(parts) + "\n"

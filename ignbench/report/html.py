@@ -32,8 +32,8 @@ window.addEventListener('load', () => {
   document.body.dataset.imagesBroken = broken.length;
 });
 """
-SCORECARD_SHOWN = ["Experiment", "Preset", "Claim", "BN mode", "Paper", "Ours", "Difference [90% CI]", "p",
-                   "Detectable", "n", "Verdict", "Mode-sensitive", "Notes"]
+SCORECARD_SHOWN = ["Experiment", "Preset", "Claim", "BN mode", "Verdict", "Raw", "Healthy only", "Flags", "Paper",
+                   "Ours", "Difference [90% CI]", "p", "p adj.", "n", "Health", "Seeds needed", "Notes"]
 
 
 def table_html(table: pd.DataFrame) -> str:

@@ -1,0 +1,63 @@
+"""Run health: is a finished run fit to stand for its method? One state per run, BatchNorm mode and metric.
+
+- diverged: its loss went non-finite (the store's state); it has no values.
+- stalled: its f(z) has collapsed, by the stall classifier (`ignbench.metrics.collapse.is_collapsed`, the sample
+  spread of f(z) at the final evaluation): it never left the initial plateau, where f maps every z to one output.
+- not converged (per metric): over the last 20 % of training its curve of the metric moved (last point minus
+  first point of that window) by more than the spread (std) of the metric's final value over the seeds of its
+  cell (method and swept values). Only where the metric has a training curve; elsewhere it is not assessed.
+- healthy: none of these.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ignbench.metrics.collapse import STALL_SPREAD, is_collapsed
+
+HEALTHY, STALLED, NOT_CONVERGED, DIVERGED = "healthy", "stalled", "not converged", "diverged"
+CONVERGENCE_WINDOW = 0.2
+CELL = ["method", "dataset", "M"]  # runs of one cell differ only in their seed (with the swept fields, see below)
+
+
+def stalled_runs(results: pd.DataFrame, bn_mode: str, threshold: float = STALL_SPREAD) -> dict[str, bool]:
+    """run id -> stalled, for every run with a final spread of f(z) under this BatchNorm mode."""
+    rows = results[(results["bn_mode"] == bn_mode) & (results["application"] == "f(z)")
+                   & (results["metric"] == "spread")]
+    return {run: is_collapsed(value, threshold) for run, value in zip(rows["run_id"], rows["value"], strict=True)
+            if math.isfinite(value)}
+
+
+def not_converged_runs(curves: pd.DataFrame, metric: str, bn_mode: str, cell: list[str]) -> set[str]:
+    """Runs whose curve of `metric` still moved over the last 20 % of training by more than the spread of the
+    final value over their cell's seeds (the plateau rule of the low-dimensional reports)."""
+    data = curves[(curves["metric"] == metric) & (curves["bn_mode"] == bn_mode) & (curves["state"] == "done")]
+    out: set[str] = set()
+    for _, group in data.groupby([c for c in cell if c in data.columns], dropna=False):
+        last = group["step"].max()
+        window = group[group["step"] >= (1 - CONVERGENCE_WINDOW) * last].sort_values("step")
+        finals = group[group["step"] == last]["value"]
+        if len(finals) < 2:
+            continue
+        spread = float(finals.std())
+        net = window.groupby("run_id")["value"].agg(lambda v: abs(v.iloc[-1] - v.iloc[0]))
+        out |= set(net[net > spread + 1e-12].index)
+    return out
+
+
+def run_health(results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str, metric: str | None = None,
+               swept: list[str] | None = None, threshold: float = STALL_SPREAD) -> dict[str, str]:
+    """run id -> health of every finished run (done or diverged) under one BatchNorm mode; convergence is judged on
+    `metric` where it has a training curve."""
+    runs = results.drop_duplicates("run_id")
+    stalled = stalled_runs(results, bn_mode, threshold)
+    moving = not_converged_runs(curves, metric, bn_mode, CELL + (swept or [])) if metric else set()
+    out = {}
+    for run, state in zip(runs["run_id"], runs["state"], strict=True):
+        if state == "diverged":
+            out[run] = DIVERGED
+        elif state == "done":
+            out[run] = STALLED if stalled.get(run) else NOT_CONVERGED if run in moving else HEALTHY
+    return out

@@ -1,0 +1,79 @@
+"""Seeds until decided: a group-sequential design with alpha split over the looks.
+
+Seeds are added in rounds (3, 6, 9, ... up to --max-seeds). At each look every undecided claim is tested at its
+share of alpha, and a claim stops at its first decision. The shares are fixed before any data: alpha / L' on each of
+the last L' looks, where L' is the largest number of looks whose exact tests can all reach alpha / L' (a look whose
+seeds cannot reach its share would waste it). By the union bound the chance of any false verdict over all looks is
+at most alpha, whatever made the run go on or stop (other claims included). The sequential p of a claim is its p at
+the deciding (or last) look times L', capped at 1; the family's adjustment takes it like any other p.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from ignbench.claims import Claim
+from ignbench.verdict.decide import (
+    CONTRADICTED,
+    FINISHED,
+    INCONCLUSIVE,
+    REPRODUCED,
+    Decision,
+    Outcome,
+    decide,
+    verdict_of,
+)
+from ignbench.verdict.prospects import design_min_p
+from ignbench.verdict.stats import ALPHA
+
+ROUND = 3  # seeds added per look (the first look has this many)
+
+
+def looks(max_seeds: int, step: int = ROUND) -> list[int]:
+    """Seeds per side at each look: 3, 6, ... and max_seeds last."""
+    out = list(range(step, max_seeds, step))
+    return out + [max_seeds]
+
+
+def alpha_shares(min_ps: list[float], alpha: float = ALPHA) -> list[float]:
+    """alpha / L' on each of the last L' looks (the most seeds), 0 before: the largest L' whose looks can all reach
+    their share (min p decreases with the seeds, so those looks are the last ones)."""
+    total = len(min_ps)
+    for spent in range(total, 0, -1):
+        if min_ps[total - spent] <= alpha / spent:
+            return [0.0] * (total - spent) + [alpha / spent] * spent
+    return [0.0] * (total - 1) + [alpha]
+
+
+def decide_sequential(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str,
+                      max_seeds: int, alpha: float = ALPHA) -> Decision:
+    """Replay the looks on the stored runs: the first look that decides the claim, else the last one available
+    (a look is available when every run it plans has finished)."""
+    runs = results.drop_duplicates("run_id")
+    schedule = looks(max_seeds)
+    shares = alpha_shares([design_min_p(claim, runs[runs["seed"] < s]) for s in schedule], alpha)
+    spent = len([a for a in shares if a > 0])
+    last = None
+    for seeds, share in zip(schedule, shares, strict=True):
+        at_look = results[results["seed"] < seeds]
+        if last is not None and not at_look.drop_duplicates("run_id")["state"].isin(FINISHED).all():
+            break  # this look's seeds have not been run (yet)
+        decision = decide(claim, at_look, curves[curves["seed"] < seeds], bn_mode, alpha=share or alpha)
+        last = _sequential(decision, share, spent, seeds, alpha)
+        if last.outcome.verdict in (REPRODUCED, CONTRADICTED):
+            break
+    return last
+
+
+def _sequential(decision: Decision, share: float, spent: int, seeds: int, alpha: float) -> Decision:
+    """The look's outcome with its p-values scaled to the whole design (p x L'), decided at alpha."""
+    def scaled(outcome: Outcome) -> Outcome:
+        if not outcome.tested or not share:  # no alpha at this look: it can only say "not yet"
+            return replace(outcome, verdict=outcome.verdict if not outcome.tested else INCONCLUSIVE)
+        p, p_against = min(1.0, outcome.p * spent), min(1.0, outcome.p_against * spent)
+        return replace(outcome, p=p, p_against=p_against, verdict=verdict_of(p, p_against, alpha),
+                       notes=[*outcome.notes, f"sequential: look at {seeds} seeds, alpha split over {spent} looks"])
+
+    return replace(decision, outcome=scaled(decision.outcome), healthy=scaled(decision.healthy), seeds_spent=seeds)
