@@ -80,7 +80,12 @@ class MLP(nn.Module):
 
 
 class StackedLinear(nn.Module):
-    """E linear layers applied to (E, batch, in) inputs; weight (E, out, in) and bias (E, out) as nn.Linear's."""
+    """E linear layers applied to (E, batch, in) inputs; weight (E, out, in) and bias (E, out) as nn.Linear's.
+
+    Each member's numbers do not depend on E or on the other members: a batched product whose inner or outer size
+    is 1 takes an E-dependent kernel on the CPU (1-D data: the first and last layers), so such a layer is padded to
+    size 2 with zeros (x * w + 0 * 0 is x * w exactly; the padded output is dropped, so its weights get no gradient).
+    """
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor):
         super().__init__()
@@ -88,7 +93,12 @@ class StackedLinear(nn.Module):
         self.bias = nn.Parameter(bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+        weight, bias, out = self.weight, self.bias, self.weight.shape[1]
+        if weight.shape[2] == 1:
+            x, weight = nn.functional.pad(x, (0, 1)), nn.functional.pad(weight, (0, 1))
+        if out == 1:
+            weight, bias = nn.functional.pad(weight, (0, 0, 0, 1)), nn.functional.pad(bias, (0, 1))
+        return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))[..., :out]
 
 
 class StackedMLP(nn.Module):

@@ -44,12 +44,18 @@ def distance(a: torch.Tensor, b: torch.Tensor, kind: str) -> torch.Tensor:
     return diff.pow(2).mean(-1)
 
 
+LOW_DIM = 8  # points of at most this many coordinates are low-dimensional data (1-D and 2-D toy sets)
+
+
 def pairwise_distance(x: torch.Tensor, y: torch.Tensor, kind: str) -> torch.Tensor:
     """(..., N, M) matrix of `distance(x_i, y_j)`, or a monotone transform of it (enough for an argmin)."""
     xf, yf = flat_samples(x), flat_samples(y)
     if kind == "l1":
         return torch.cdist(xf, yf, p=1) / xf.shape[-1]
-    return torch.cdist(xf, yf, p=2)
+    # low-dimensional points: differences, not the matrix-product form, whose rounding depends on the batch of
+    # stacked runs (the search's argmin must not depend on a run's partners)
+    mode = "donot_use_mm_for_euclid_dist" if xf.shape[-1] <= LOW_DIM else "use_mm_for_euclid_dist_if_necessary"
+    return torch.cdist(xf, yf, p=2, compute_mode=mode)
 
 
 def frozen_copy(f: nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -61,9 +61,8 @@ def curves_frame(runs: list[RunConfig], store: Store) -> pd.DataFrame:
             continue
         base = _run_row(cfg, store)
         frame = pd.read_csv(rd.curve)
-        frames.append(frame.assign(**{k: base[k] for k in ("run_id", "method", "dataset", "seed", "preset", "M",
-                                                            "state")}))
-    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+        frames.append(frame.assign(**{k: v for k, v in base.items() if k not in frame.columns}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def unplanned_runs(experiment: str, planned: set[str], store: Store) -> list[tuple[str, dict, str]]:

@@ -149,7 +149,8 @@ def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None
                 if (finished and not evaluate_only) or (evaluate_only and not trained) or (
                         state in FAILED and not restart_corrupt):
                     results[job.cfg.run_id] = state
-                elif _prepare(job, data_root, extra_status or {}, restart_corrupt, evaluate_only):
+                elif _prepare(job, data_root, {**(extra_status or {}), "stacked_with": _partners(job, cfgs)},
+                              restart_corrupt, evaluate_only):
                     ready[job.checkpoint["step"] if job.checkpoint else 0].append(job)
                 else:
                     results[job.cfg.run_id] = State.FAILED
@@ -161,6 +162,11 @@ def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None
                     job.status(state=State.INTERRUPTED, error="interrupted; rerun the command to resume")
             raise
     return results
+
+
+def _partners(job: Job, cfgs: list[RunConfig]) -> list[str]:
+    """Provenance: the other runs of its stack (a run's numbers do not depend on them; see StackedLinear)."""
+    return [f"{c.experiment}/{c.run_id}" for c in cfgs if c is not job.cfg]
 
 
 def _prepare(job: Job, data_root: Path | None, extra: dict, restart_corrupt: bool, evaluate_only: bool) -> bool:

@@ -127,7 +127,9 @@ class Trainer:
         self.cfg = cfgs[0]
         self.method = METHODS[self.cfg.method]
         self.device = device
-        self.stacked = len(cfgs) > 1 if stacked is None else stacked
+        # low-dimensional runs always take the stacked path, alone too: a run's numbers must not depend on whether,
+        # or with whom, it was stacked (StackedLinear's products are the same for every stack size)
+        self.stacked = not self.cfg.image if stacked is None else stacked
         if self.stacked and self.cfg.image:
             raise ValueError("only MLP runs (low-dimensional data) can be stacked")
         self.resident = device.type != "cpu" if resident is None else resident

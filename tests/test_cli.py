@@ -97,12 +97,23 @@ def test_table2_fig4_fig16_report_table1s_runs(runner, table1):
                                                          "fig16_fk_stability"))
 
 
-def test_verdict_prints_every_claim(runner, table1):
+def test_verdict_prints_counts_then_one_line_per_claim(runner, table1):
     store, _ = table1
     res = runner.invoke(main, ["verdict", "table2", "--preset", "smoke", "--store", str(store)])
     assert res.exit_code == 0, res.output
-    assert "### table2 [smoke]:" in res.output
-    assert res.output.count("| blur-naign-beats-ign |") == 2  # one row per BatchNorm mode
+    lines = res.output.splitlines()
+    assert lines[0].startswith("table2 [smoke, 2 seeds]: 0 reproduced, 0 contradicted, 0 inconclusive, 16 "
+                               "insufficient")
+    claims = [line for line in lines if line.startswith("table2/")]
+    assert len(claims) == 16 and all(len(line) <= 100 for line in claims)
+    assert sum(line.startswith("table2/blur-naign-beats-ign ") for line in claims) == 2  # one per BatchNorm mode
+    # four steps leave every smoke run on its initial plateau: f(z) has collapsed, and the claims say so
+    assert "healthy 0/4/4" in claims[0]
+    as_json = json.loads(runner.invoke(main, ["verdict", "table2", "--preset", "smoke", "--store", str(store),
+                                              "--format", "json"]).output)
+    assert len(as_json) == 16 and as_json[0]["Notes"] == "all 2 finished runs of naign stalled"
+    bad = runner.invoke(main, ["verdict", "table2", "--preset", "smoke", "--store", str(store), "--format", "xml"])
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1 and "--format" in bad.output
 
 
 def test_report_shows_exactly_the_planned_runs(runner, tmp_path):

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from ignbench.report import figures, tables
+from ignbench.metrics.collapse import STALL_SPREAD
+from ignbench.report import figures, health, tables
+from ignbench.report.health import health_table
 from ignbench.report.scorecard import SUMMARY, decisions_for, scorecard, verdict_counts
 from ignbench.results import curves_frame, results_frame
 from ignbench.spec import Spec
@@ -53,7 +55,19 @@ def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, 
                f" Source: {spec.paper}.")
     section = Section(spec.name, preset, caption)
     modes = [m for m in ("eval", "train", "none") if m in set(df["bn_mode"].dropna())] or ["none"]
-    _tables(section, spec, stats, curves, modes)
+    swept = list(spec.sweep)
+    if spec.report == "stall":
+        section.tables.append(("Stall rate per cell: runs whose f(z) collapsed (sample spread below "
+                               f"{STALL_SPREAD:g}), with the exact 90 % interval", health_table(df, swept)))
+        settling = health.settling_table(curves, swept)
+        if len(settling):
+            section.tables.append(("How early the stall classifier settles: the first curve step from which each "
+                                   "run's answer equals its final one", settling))
+    else:
+        _tables(section, spec, stats, curves, modes)
+        if (df["metric"] == "spread").any():
+            section.tables.append(("Run health: runs whose f(z) collapsed (stalled) per method, with the exact 90 % "
+                                   "interval of the stall rate", health_table(df, swept)))
     if spec.claims:
         section.decisions = decisions_for(spec, df, curves, policy)
         section.scorecard = scorecard(spec, preset, section.decisions)
@@ -64,7 +78,22 @@ def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, 
                                    "the stricter range (max - min, jitter included) is beside it", plateau))
     section.figures += _figures(spec, df, curves, store, out)
     _write(section, out)
+    _write_values(df, curves, swept, out / f"{spec.name}_values.csv", out / f"{spec.name}_curve_values.csv")
+    section.files += [out / f"{spec.name}_values.csv", out / f"{spec.name}_curve_values.csv"]
     return section
+
+
+VALUE_COLUMNS = ["experiment", "preset", "run_id", "method", "dataset", "seed", "state", "M"]
+
+
+def _write_values(df: pd.DataFrame, curves: pd.DataFrame, swept: list[str], values_path: Path,
+                  curves_path: Path) -> None:
+    """Every per-run value the report and its verdicts rest on (the plan's runs, tidy), and the training curves:
+    enough to decide the claims again without the run store (`ignbench.verdict.card.decide_claims`)."""
+    keys = list(dict.fromkeys(VALUE_COLUMNS + [k for k in swept if k in df.columns]))
+    df[keys + ["bn_mode", "application", "metric", "value"]].to_csv(values_path, index=False)
+    curve_keys = [k for k in keys if k in curves.columns]
+    curves[curve_keys + ["step", "bn_mode", "metric", "value"]].to_csv(curves_path, index=False)
 
 
 def _tables(section: Section, spec: Spec, stats: pd.DataFrame, curves: pd.DataFrame, modes: list[str]) -> None:
@@ -130,6 +159,8 @@ def _unseen_order(application: str) -> tuple[str, int]:
 
 def _figures(spec: Spec, df: pd.DataFrame, curves: pd.DataFrame, store: Store, out: Path) -> list:
     name = spec.name
+    if spec.report == "stall":
+        return health.collapse_grid(df, store, out, name) + health.spread_figure(curves, out, name)
     if spec.report == "generation":
         return figures.generation_figures(df, store, out, name)
     if spec.report == "curves":
