@@ -169,7 +169,7 @@ def _time_evaluation(cfg: RunConfig, notes: set[str]) -> float | None:
     trainer = Trainer([small], [timing_data(small, notes)], pick_device())
     start = time.perf_counter()
     try:
-        evaluate_run(small, trainer.model, trainer.members[0].data, trainer.members[0].prior)
+        evaluate_run(small, trainer.member_model(0), trainer.members[0].data, trainer.members[0].prior)
     except UserError as exc:
         notes.add(f"evaluation not timed, the estimate leaves it out ({exc})")
         return None
@@ -185,9 +185,10 @@ def _time_curve_point(cfg: RunConfig, notes: set[str]) -> float:
     trainer = Trainer([cfg], [timing_data(cfg, notes)], pick_device())
     member = trainer.members[0]
     curve = Curve(cfg, member.data, member.prior)
-    curve.point(trainer.model)  # warm-up
+    model = trainer.member_model(0)
+    curve.point(model)  # warm-up
     start = time.perf_counter()
-    curve.point(trainer.model)
+    curve.point(model)
     return time.perf_counter() - start
 
 

@@ -144,8 +144,10 @@ def test_fld_curve_records_both_batchnorm_modes_and_does_not_change_training(tmp
     rows = store.run_dir(watched).curve.read_text().splitlines()
     assert rows[0] == "step,bn_mode,metric,value"
     points = [r.split(",") for r in rows[1:]]
-    assert [(p[0], p[1], p[2]) for p in points] == [(s, m, "fld") for s in ("2", "4", "6") for m in ("eval", "train")]
-    assert all(float(p[3]) > 0 for p in points)
+    assert [(p[0], p[1], p[2]) for p in points] == [(s, m, metric) for s in ("2", "4", "6") for m in ("eval", "train")
+                                                    for metric in ("fld", "spread", "distinct_nn")]
+    assert all(float(p[3]) > 0 for p in points if p[2] == "fld")
+    assert all(0 <= float(p[3]) <= 1 for p in points if p[2] == "distinct_nn")
     assert not store.run_dir(plain).curve.exists()
 
 

@@ -38,7 +38,7 @@ def stepper(t: Trainer):
 
 
 def trainer(cfgs: list[RunConfig]) -> Trainer:
-    t = Trainer(cfgs, [load_data(c) for c in cfgs], torch.device("cpu"))
+    t = Trainer(cfgs, [load_data(c) for c in cfgs], torch.device("cpu"), stacked=len(cfgs) > 1)  # 1: the plain MLP
     for _ in range(3):  # fill the replay buffers: steps then mix searching and replaying as in training
         t.step()
     return t

@@ -52,7 +52,7 @@ def moved(batch: Batch, device: str, dtype: torch.dtype | None = None) -> Batch:
 
 def check_step(method: str, name: str, setup: dict, device: str = "cuda") -> bool:
     cfg = config(method, setup)
-    cpu = Trainer([cfg], [load_data(cfg)], torch.device("cpu"))
+    cpu = Trainer([cfg], [load_data(cfg)], torch.device("cpu"), stacked=False)  # the plain model, unbatched
     cpu.model.train()
     batch = cpu._batch()
     _, exact = gradients(copy.deepcopy(cpu.model).double(), moved(batch, "cpu", torch.float64), cfg)

@@ -33,7 +33,7 @@ def config(dataset: str, method: str, batch: int, width: int, **extra) -> RunCon
 
 
 def trainer_for(cfg: RunConfig) -> Trainer:
-    return Trainer([cfg], [load_data(cfg)], torch.device("cpu"))
+    return Trainer([cfg], [load_data(cfg)], torch.device("cpu"), stacked=False)  # the plain model, unbatched
 
 
 def ign_vs_listing(dataset: str, batch: int, width: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ignbench.metrics.collapse import STALL_SPREAD
-from ignbench.report import figures, health, tables
+from ignbench.report import figures, forest, health, tables
 from ignbench.report.health import health_table
 from ignbench.report.scorecard import SUMMARY, decisions_for, scorecard, verdict_counts
 from ignbench.results import curves_frame, results_frame
@@ -37,6 +37,7 @@ class Section:
     decisions: list[Decision] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     figures: list[tuple[Path, str]] = field(default_factory=list)
+    seed_figures: list[tuple[Path, str]] = field(default_factory=list)
 
 
 def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, out_root: Path,
@@ -71,6 +72,8 @@ def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, 
     if spec.claims:
         section.decisions = decisions_for(spec, df, curves, policy)
         section.scorecard = scorecard(spec, preset, section.decisions)
+        section.files += [p for p, _ in forest.forest_figure(section.decisions, out, spec.name)]
+        section.seed_figures = forest.strip_figure(section.decisions, df, curves, out, spec.name)
         plateau = tables.plateau_table(curves, sorted(set(curves["metric"])))
         if len(plateau) and spec.report == "lowdim":
             section.tables.append(("Has training plateaued? Over the last 20 % of the steps, a run has plateaued when "

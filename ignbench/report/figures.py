@@ -15,6 +15,7 @@ import torch  # noqa: E402
 from ignbench.measures import label  # noqa: E402
 from ignbench.methods import LABELS, method_order  # noqa: E402
 from ignbench.metrics.lowdim import energy_density  # noqa: E402
+from ignbench.report.png import save_figure  # noqa: E402
 from ignbench.report.tables import curve_label, iterate_order, label_order, varies_m  # noqa: E402
 from ignbench.store import EvalDir, RunDir, Store  # noqa: E402
 
@@ -42,9 +43,7 @@ def _modes(df: pd.DataFrame) -> list[str]:
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def training_curves(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:

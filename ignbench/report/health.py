@@ -14,6 +14,7 @@ import pandas as pd  # noqa: E402
 
 from ignbench.methods import LABELS  # noqa: E402
 from ignbench.metrics.collapse import STALL_SPREAD, is_collapsed  # noqa: E402
+from ignbench.report.png import save_figure  # noqa: E402
 from ignbench.store import RunDir, Store  # noqa: E402
 from ignbench.verdict.health import stalled_runs  # noqa: E402
 from ignbench.verdict.stats import clopper_pearson  # noqa: E402
@@ -106,9 +107,7 @@ def spread_figure(curves: pd.DataFrame, out: Path, name: str, threshold: float =
             ax.set_ylabel("spread of f(z)")
     fig.suptitle(f"{name}: spread of f(z) during training (red dashed: ends stalled; dotted: threshold "
                  f"{threshold:g})", y=1.02)
-    path = out / f"{name}_spread.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    path = save_figure(fig, out / f"{name}_spread.png")
     return [(path, "The stall classifier's measure during training: the spread of f(z) (mean pairwise distance of "
                    "samples over that of the data), one line per run; red dashed lines end below the threshold "
                    "(stalled), blue ones above it.")]
@@ -136,8 +135,6 @@ def collapse_grid(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[
         ax.imshow(plt.imread(grid), cmap="gray")
         ax.set_title(title, fontsize=8)
         ax.axis("off")
-    path = out / f"{name}_collapsed_and_healthy.png"
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    path = save_figure(fig, out / f"{name}_collapsed_and_healthy.png")
     return [(path, f"A stalled and a healthy run per method (the lowest seed of each), BatchNorm {mode} mode: "
                    "x | f(x) | z | f(z) | f(f(z)). A stalled run maps every z to one output.")]

@@ -153,9 +153,7 @@ def decide(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: s
     runs = results.drop_duplicates("run_id")
     planned = [planned_runs(runs, claim, side) for side in claim.sides]
     all_ids = set().union(*(set(p["run_id"]) for p in planned))
-    pins = sorted({k for side in claim.sides for k, _ in side.where} | ({claim.sweep} if claim.sweep else set()))
-    curve_metric = claim.metric if claim.spec_kind.reads == METRIC else None
-    health = run_health(results, curves, bn_mode, curve_metric, pins)
+    health = claim_health(claim, results, curves, bn_mode)
     values = [side_values(claim, side, results, curves, bn_mode, set(p["run_id"]), health)
               for side, p in zip(claim.sides, planned, strict=True)]
     unfinished = _unfinished(claim, planned)
@@ -171,6 +169,33 @@ def decide(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: s
                         unhealthy={s: states.count(s) for s in sorted(set(states) - {HEALTHY})})
     decision.seeds_needed, decision.needs_basis = seeds_needed(claim, outcome, alpha)
     return decision
+
+
+def claim_health(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str) -> dict[str, str]:
+    """The health of every finished run, judged for this claim (convergence on its metric, within its cells)."""
+    pins = sorted({k for side in claim.sides for k, _ in side.where} | ({claim.sweep} if claim.sweep else set()))
+    curve_metric = claim.metric if claim.spec_kind.reads == METRIC else None
+    return run_health(results, curves, bn_mode, curve_metric, pins)
+
+
+def claim_points(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str) -> pd.DataFrame:
+    """The per-run values behind a claim, for the reader's check on its test: per side and run, the value the test
+    reads in the metric's own units (a stall claim: the spread of f(z) its classifier reads), seed and health."""
+    runs = results.drop_duplicates("run_id").set_index("run_id")
+    health = claim_health(claim, results, curves, bn_mode)
+    sign = 1.0 if claim.higher_is_better or claim.spec_kind.reads != METRIC else -1.0
+    rows = []
+    for name, side in zip("ab", claim.sides, strict=False):
+        ids = set(planned_runs(runs.reset_index(), claim, side)["run_id"])
+        if claim.spec_kind.reads == STALLS:
+            values = _metric_values(results, claim, side, bn_mode, ids)
+        else:
+            values = side_values(claim, side, results, curves, bn_mode, ids, health) * sign
+        for run, value in values.items():
+            rows.append({"side": name, "label": side.describe(), "run_id": run, "seed": runs.loc[run, "seed"],
+                         "value": float(value), "health": health.get(run, "unknown"),
+                         "x": runs.loc[run, claim.sweep] if claim.sweep else math.nan})
+    return pd.DataFrame(rows, columns=["side", "label", "run_id", "seed", "value", "health", "x"])
 
 
 def _unfinished(claim: Claim, planned: list[pd.DataFrame]) -> list[str]:
