@@ -25,12 +25,13 @@ from typing import Any
 from ignbench.config import RunConfig
 from ignbench.errors import UserError
 from ignbench.measures import MEASURES
+from ignbench.metrics.collapse import STALL_METRIC
 from ignbench.verdict.kinds import COVERS_ALL, DROPS_MODE, KINDS, REBOUND, STALLS, ClaimKind
 
 CLAIM_KEYS = {"id", "text", "source", "kind", "metric", "application", "dataset", "a", "b", "margin", "threshold",
               "sweep", "paper", "share"}
 SIDE_KEYS = {"method", "application"}
-DEFAULT_METRIC = {COVERS_ALL: "modes_covered", DROPS_MODE: "modes_covered", STALLS: "spread"}
+DEFAULT_METRIC = {COVERS_ALL: "modes_covered", DROPS_MODE: "modes_covered", STALLS: STALL_METRIC}
 STRING_KEYS = ("text", "source", "paper", "application", "dataset", "sweep")
 
 

@@ -158,21 +158,22 @@ def test_unfinished_runs_make_a_claim_insufficient_and_diverged_ones_unhealthy(t
     assert one_seed.outcome.verdict == "insufficient" and "fewer than 2" in one_seed.outcome.notes[0]
 
 
-def _spread(run: dict, spread: float) -> dict:
-    run["values"].update({("eval", "f(z)", "spread"): spread, ("train", "f(z)", "spread"): spread})
+def _distinct(run: dict, share: float) -> dict:
+    """The stall classifier's measure: the share of distinct nearest training points among the samples f(z)."""
+    run["values"].update({("eval", "f(z)", "distinct_nn"): share, ("train", "f(z)", "distinct_nn"): share})
     return run
 
 
 def test_stalled_runs_are_shown_and_the_claim_is_decided_twice(tmp_path):
-    """Two of four NAIGN runs collapsed (spread of f(z) near 0): on every finished run NAIGN cannot be shown to be
-    better, on the healthy ones alone it can: health-sensitive."""
+    """Two of four NAIGN runs collapsed (few distinct nearest training points among f(z)): on every finished run
+    NAIGN cannot be shown to be better, on the healthy ones alone it can: health-sensitive."""
     claim = _claim(tmp_path, GOOD)
-    runs = [_spread(_fld("naign", v, v), s) for v, s in ((100, 0.9), (110, 0.8), (1500, 0.01), (1400, 0.02))]
-    runs += [_spread(_fld("ign", v, v), 0.9) for v in (300, 310, 290, 305, 295, 300)]
+    runs = [_distinct(_fld("naign", v, v), s) for v, s in ((100, 0.9), (110, 0.8), (1500, 0.01), (1400, 0.02))]
+    runs += [_distinct(_fld("ign", v, v), 0.9) for v in (300, 310, 290, 305, 295, 300)]
     decision = decide(claim, _frame(runs), NO_CURVES, "eval")
     assert decision.outcome.verdict != "reproduced" and decision.healthy.verdict == "reproduced"
     assert decision.unhealthy == {"stalled": 2} and decision.health_sensitive
-    every = [_spread(_fld("naign", v, v), 0.01) for v in (1500, 1400)] + [_spread(_fld("ign", 300, 300), 0.9)] * 2
+    every = [_distinct(_fld("naign", v, v), 0.01) for v in (1500, 1400)] + [_distinct(_fld("ign", 300, 300), 0.9)] * 2
     stuck = decide(claim, _frame(every), NO_CURVES, "eval")
     assert stuck.outcome.verdict == "insufficient" and stuck.outcome.notes == ["all 2 finished runs of naign stalled"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ignbench.metrics.collapse import STALL_SPREAD
+from ignbench.metrics.collapse import STALL_METRIC, STALL_THRESHOLD
 from ignbench.report import figures, forest, health, tables
 from ignbench.report.health import health_table
 from ignbench.report.scorecard import SUMMARY, decisions_for, scorecard, verdict_counts
@@ -58,15 +58,16 @@ def report_experiment(spec: Spec, preset: str, seeds: int | None, store: Store, 
     modes = [m for m in ("eval", "train", "none") if m in set(df["bn_mode"].dropna())] or ["none"]
     swept = list(spec.sweep)
     if spec.report == "stall":
-        section.tables.append(("Stall rate per cell: runs whose f(z) collapsed (sample spread below "
-                               f"{STALL_SPREAD:g}), with the exact 90 % interval", health_table(df, swept)))
+        section.tables.append(("Stall rate per cell: runs whose f(z) collapsed (share of distinct nearest "
+                               f"training points below {STALL_THRESHOLD:g}), with the exact 90 % interval",
+                               health_table(df, swept)))
         settling = health.settling_table(curves, swept)
         if len(settling):
             section.tables.append(("How early the stall classifier settles: the first curve step from which each "
                                    "run's answer equals its final one", settling))
     else:
         _tables(section, spec, stats, curves, modes)
-        if (df["metric"] == "spread").any():
+        if (df["metric"] == STALL_METRIC).any():
             section.tables.append(("Run health: runs whose f(z) collapsed (stalled) per method, with the exact 90 % "
                                    "interval of the stall rate", health_table(df, swept)))
     if spec.claims:
@@ -163,7 +164,7 @@ def _unseen_order(application: str) -> tuple[str, int]:
 def _figures(spec: Spec, df: pd.DataFrame, curves: pd.DataFrame, store: Store, out: Path) -> list:
     name = spec.name
     if spec.report == "stall":
-        return health.collapse_grid(df, store, out, name) + health.spread_figure(curves, out, name)
+        return health.collapse_grid(df, store, out, name) + health.classifier_figure(curves, out, name)
     if spec.report == "generation":
         return figures.generation_figures(df, store, out, name)
     if spec.report == "curves":

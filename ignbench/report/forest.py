@@ -136,7 +136,7 @@ def _strip_panel(ax: plt.Axes, d: Decision, points: pd.DataFrame) -> None:
         ax.set_xlabel(d.claim.sweep, fontsize=7)
     if d.claim.kind == "at_least":
         ax.axhline(d.claim.threshold, color="black", linestyle=":", linewidth=0.8)
-    metric = "spread" if d.claim.kind == "stalls_more" else d.claim.metric
+    metric = d.claim.metric
     what = "rebound of " if d.claim.kind == "curve" else ""
     ax.set_ylabel(what + label(metric), fontsize=7)
     letter = STYLE[d.verdict][2]

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ignbench.methods import LABELS  # noqa: E402
-from ignbench.metrics.collapse import STALL_SPREAD, is_collapsed  # noqa: E402
+from ignbench.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is_collapsed  # noqa: E402
 from ignbench.report.png import save_figure  # noqa: E402
 from ignbench.store import RunDir, Store  # noqa: E402
 from ignbench.verdict.health import stalled_runs  # noqa: E402
@@ -54,11 +54,11 @@ def health_table(df: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def settling_table(curves: pd.DataFrame, swept: list[str], threshold: float = STALL_SPREAD) -> pd.DataFrame:
-    """How early the stall classifier is reliable: per run, the first curve step from which its answer (spread
+def settling_table(curves: pd.DataFrame, swept: list[str], threshold: float = STALL_THRESHOLD) -> pd.DataFrame:
+    """How early the stall classifier is reliable: per run, the first curve step from which its answer (its measure
     of f(z) below the threshold) equals its answer at the last step, at every later point; summarised per cell and
     BatchNorm mode, for the runs that end stalled and those that end healthy."""
-    data = curves[(curves["metric"] == "spread") & (curves["state"] == "done")]
+    data = curves[(curves["metric"] == STALL_METRIC) & (curves["state"] == "done")]
     if data.empty:
         return pd.DataFrame()
     keys = cell_keys(data, swept)
@@ -83,9 +83,10 @@ def settling_table(curves: pd.DataFrame, swept: list[str], threshold: float = ST
     return pd.DataFrame(rows)
 
 
-def spread_figure(curves: pd.DataFrame, out: Path, name: str, threshold: float = STALL_SPREAD) -> list[Figure]:
-    """The spread of f(z) during training, one line per run, coloured by the run's final class."""
-    data = curves[(curves["metric"] == "spread") & (curves["state"] == "done")]
+def classifier_figure(curves: pd.DataFrame, out: Path, name: str, threshold: float = STALL_THRESHOLD) -> list[Figure]:
+    """The stall classifier's measure of f(z) during training, one line per run, coloured by the run's final
+    class."""
+    data = curves[(curves["metric"] == STALL_METRIC) & (curves["state"] == "done")]
     if data.empty:
         return []
     modes = _modes(data)
@@ -104,13 +105,13 @@ def spread_figure(curves: pd.DataFrame, out: Path, name: str, threshold: float =
             ax.axhline(threshold, color="black", linewidth=0.8, linestyle=":")
             ax.set_title(f"{LABELS.get(method, method)}, BN {mode}", fontsize=9)
             ax.set_xlabel("step")
-            ax.set_ylabel("spread of f(z)")
-    fig.suptitle(f"{name}: spread of f(z) during training (red dashed: ends stalled; dotted: threshold "
-                 f"{threshold:g})", y=1.02)
-    path = save_figure(fig, out / f"{name}_spread.png")
-    return [(path, "The stall classifier's measure during training: the spread of f(z) (mean pairwise distance of "
-                   "samples over that of the data), one line per run; red dashed lines end below the threshold "
-                   "(stalled), blue ones above it.")]
+            ax.set_ylabel("distinct nearest training points")
+    fig.suptitle(f"{name}: the stall classifier's measure of f(z) during training (red dashed: ends stalled; "
+                 f"dotted: threshold {threshold:g})", y=1.02)
+    path = save_figure(fig, out / f"{name}_classifier.png")
+    return [(path, "The stall classifier's measure during training: the share of distinct nearest training points "
+                   "among the samples f(z), one line per run; red dashed lines end below the threshold (stalled), "
+                   "blue ones above it.")]
 
 
 def collapse_grid(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:

@@ -180,7 +180,7 @@ def claim_health(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_m
 
 def claim_points(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str) -> pd.DataFrame:
     """The per-run values behind a claim, for the reader's check on its test: per side and run, the value the test
-    reads in the metric's own units (a stall claim: the spread of f(z) its classifier reads), seed and health."""
+    reads in the metric's own units (a stall claim: the measure of f(z) its classifier reads), seed and health."""
     runs = results.drop_duplicates("run_id").set_index("run_id")
     health = claim_health(claim, results, curves, bn_mode)
     sign = 1.0 if claim.higher_is_better or claim.spec_kind.reads != METRIC else -1.0

@@ -1,8 +1,9 @@
 """Run health: is a finished run fit to stand for its method? One state per run, BatchNorm mode and metric.
 
 - diverged: its loss went non-finite (the store's state); it has no values.
-- stalled: its f(z) has collapsed, by the stall classifier (`ignbench.metrics.collapse.is_collapsed`, the sample
-  spread of f(z) at the final evaluation): it never left the initial plateau, where f maps every z to one output.
+- stalled: its f(z) has collapsed, by the stall classifier (`ignbench.metrics.collapse.is_collapsed`: the share of
+  distinct nearest training points among the samples f(z) of the final evaluation): it never left the initial
+  plateau, where f maps every z to one output (or a few).
 - not converged (per metric): over the last 20 % of training its curve of the metric moved (last point minus
   first point of that window) by more than the spread (std) of the metric's final value over the seeds of its
   cell (method and swept values). Only where the metric has a training curve; elsewhere it is not assessed.
@@ -15,17 +16,17 @@ import math
 
 import pandas as pd
 
-from ignbench.metrics.collapse import STALL_SPREAD, is_collapsed
+from ignbench.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is_collapsed
 
 HEALTHY, STALLED, NOT_CONVERGED, DIVERGED = "healthy", "stalled", "not converged", "diverged"
 CONVERGENCE_WINDOW = 0.2
 CELL = ["method", "dataset", "M"]  # runs of one cell differ only in their seed (with the swept fields, see below)
 
 
-def stalled_runs(results: pd.DataFrame, bn_mode: str, threshold: float = STALL_SPREAD) -> dict[str, bool]:
-    """run id -> stalled, for every run with a final spread of f(z) under this BatchNorm mode."""
+def stalled_runs(results: pd.DataFrame, bn_mode: str, threshold: float = STALL_THRESHOLD) -> dict[str, bool]:
+    """run id -> stalled, for every run whose final f(z) has the classifier's measure under this BatchNorm mode."""
     rows = results[(results["bn_mode"] == bn_mode) & (results["application"] == "f(z)")
-                   & (results["metric"] == "spread")]
+                   & (results["metric"] == STALL_METRIC)]
     return {run: is_collapsed(value, threshold) for run, value in zip(rows["run_id"], rows["value"], strict=True)
             if math.isfinite(value)}
 
@@ -48,7 +49,7 @@ def not_converged_runs(curves: pd.DataFrame, metric: str, bn_mode: str, cell: li
 
 
 def run_health(results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str, metric: str | None = None,
-               swept: list[str] | None = None, threshold: float = STALL_SPREAD) -> dict[str, str]:
+               swept: list[str] | None = None, threshold: float = STALL_THRESHOLD) -> dict[str, str]:
     """run id -> health of every finished run (done or diverged) under one BatchNorm mode; convergence is judged on
     `metric` where it has a training curve."""
     runs = results.drop_duplicates("run_id")
