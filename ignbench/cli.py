@@ -242,15 +242,16 @@ def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
     from ignbench.results import curves_frame, results_frame
     from ignbench.verdict.card import decide_claims
 
-    open_claims = 0
+    open_claims, spent = 0, 0
     for p in plans:
         runs = p.spec.expand(p.preset, policy.max_seeds)
         decisions = decide_claims(p.spec.claims, results_frame(runs, store), curves_frame(runs, store), policy)
         open_claims += sum(d.outcome.verdict not in ("reproduced", "contradicted") for d in decisions)
+        spent = max([spent, *(d.seeds_spent or 0 for d in decisions)])
         click.echo(f"after the look at {round_seeds} seeds:")
         click.echo("\n".join(claim_lines(p.spec.name, decisions)))
     if not open_claims:
-        click.echo(f"every claim decided by {round_seeds} seeds")
+        click.echo(f"every claim decided by {spent} seeds")
     elif round_seeds == policy.max_seeds:
         click.echo(f"{open_claims} claim verdict(s) still open at --max-seeds {policy.max_seeds}")
     return not open_claims

@@ -233,3 +233,16 @@ def test_evaluate_goes_through_slurm_with_the_same_status_handling(runner, tmp_p
     status = _statuses(store)[0]
     assert status["state"] == "done" and status["executor"] == "slurm" and status["slurm_job_id"]
     assert [a["from_step"] for a in status["attempts"]] == [0, 20]  # evaluated from the final checkpoint
+
+
+def test_until_decided_on_slurm_runs_one_array_per_look(runner, tmp_path):
+    """The sequential design on the cluster: each look is one job array, decided between rounds."""
+    from test_sequential import SPEC
+
+    spec, store = tmp_path / "seq.toml", tmp_path / "runs"
+    spec.write_text(SPEC)
+    res = runner.invoke(main, ["run", str(spec), "--until-decided", "--max-seeds", "6", "--executor", "slurm",
+                               "--profile", _profile(tmp_path), "--store", str(store)])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("Slurm job array") == 2 and "every claim decided by 6 seeds" in res.output
+    assert {s["executor"] for s in _statuses(store)} == {"slurm"} and len(_statuses(store)) == 6
