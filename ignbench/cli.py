@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 
 INCEPTION_OPTION = click.option(
     "--inception-weights", type=click.Path(path_type=Path), default=None,
@@ -111,7 +111,7 @@ def main(spec_dirs: tuple[Path, ...]) -> None:
 
     An EXPERIMENT is a spec name (`ignbench list`) or a path to a spec file.
     """
-    from ignbench.resources import set_cli_spec_dirs
+    from ignbench.core.resources import set_cli_spec_dirs
 
     set_cli_spec_dirs(list(spec_dirs))
 
@@ -133,9 +133,9 @@ def list_cmd() -> None:
 @main.command("show-config")
 def show_config() -> None:
     """The reference of spec keys: every run field (group, type, default, meaning), then the spec's tables."""
-    from ignbench.claims import CLAIM_KEYS
-    from ignbench.config import describe_fields
+    from ignbench.core.config import describe_fields
     from ignbench.spec import EXPERIMENT_KEYS, TOP_LEVEL
+    from ignbench.spec.claims import CLAIM_KEYS
     from ignbench.verdict.kinds import KINDS
 
     click.echo("Run fields ([config], [per_method.<method>], [presets.<name>], [sweep]); training fields make the run "
@@ -149,16 +149,16 @@ def show_config() -> None:
     click.echo("[per_method.<method>] also takes recipe = \"listing\" or \"appendix\" (IGN's two recipes); "
                "[presets.<name>] also takes seeds")
     click.echo(f"[[claims]] keys: {', '.join(sorted(CLAIM_KEYS))}; kinds: {', '.join(KINDS)} "
-               "(see `python -c 'import ignbench.claims; help(ignbench.claims)'`)")
+               "(see `python -c 'import ignbench.spec.claims; help(ignbench.spec.claims)'`)")
 
 
 def _plans(experiments: tuple[str, ...], preset: str | None, seeds: int | None, store, force: bool = False,
            retry_failed: bool = False) -> list:
     from ignbench import plan as planning
-    from ignbench.spec import load_spec
+    from ignbench.spec import check_seeds, load_spec
 
-    if seeds is not None and seeds <= 0:
-        raise UserError(f"--seeds must be a positive integer, got {seeds}")
+    if seeds is not None:
+        check_seeds(seeds, "--seeds")
     plans = []
     for experiment in experiments:
         spec = load_spec(experiment)
@@ -192,42 +192,61 @@ def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, exe
     the planned seeds can decide it and how many it needs. --until-decided adds seeds in rounds of 3 until every
     claim is decided or --max-seeds is reached; rerun the same command to resume it.
     """
+    from ignbench.spec import load_spec
     from ignbench.store import Store
 
     if checkpoint_every <= 0:
         raise UserError(f"--checkpoint-every must be positive, got {checkpoint_every}")
     policy = _policy(adjust, until_decided, max_seeds, seeds)
-    if policy.max_seeds and force:
-        raise UserError("--until-decided resumes from the store: drop --force")
-    if policy.max_seeds and executor == "slurm" and not wait:
-        raise UserError("--until-decided decides between rounds: it needs --wait")
+    if policy.max_seeds and (force or (executor == "slurm" and not wait)):
+        raise UserError("--until-decided resumes from the store and decides between rounds: drop --force and "
+                        "--no-wait")
     store = Store(store_root)
+    if executor == "slurm":
+        _check_slurm(profile, jobs)
+    if not dry_run:
+        _reconcile_slurm(store, [load_spec(e).runs_of for e in experiments])
+    launch = {"executor": executor, "profile": profile, "wait": wait, "jobs": jobs, "data_root": data_root,
+              "checkpoint_every": checkpoint_every, "restart_corrupt": retry_failed}
     rounds = [seeds] if not policy.max_seeds or dry_run else looks_of(policy.max_seeds)
     for round_seeds in rounds:
         plan_seeds = policy.max_seeds if dry_run and policy.max_seeds else round_seeds
         plans = _plans(experiments, preset, plan_seeds, store, force, retry_failed)
-        todo = _unique(cfg for p in plans for cfg in p.todo)
-        if executor == "slurm":
-            _check_slurm(profile, jobs)
-        if not dry_run:
-            store.check_writable()
-            _check_data(todo, data_root)
-            _check_fid(todo, inception_weights)
-        _print_plans(plans, todo, executor, jobs)
         if dry_run:
+            _print_plans(plans, _unique(cfg for p in plans for cfg in p.todo), executor, jobs)
             _print_prospects(plans, store)
             return
-        if todo:
-            _warn_if_paper_on_cpu(plans, executor)
-            if force:
-                from ignbench.plan import reset_forced
-
-                for p in plans:
-                    reset_forced(p, store)
-            _finish(_execute(todo, store, executor, profile, wait, jobs, data_root, checkpoint_every, retry_failed,
-                             False), experiments)
+        _run_round(plans, store, experiments, force, inception_weights, launch)
         if policy.max_seeds and _all_decided(plans, store, policy, round_seeds):
             break
+
+
+def _run_round(plans: list, store, experiments: tuple[str, ...], force: bool, inception_weights: Path | None,
+               launch: dict) -> None:
+    """Check, print and execute what the plans still have to do."""
+    todo = _unique(cfg for p in plans for cfg in p.todo)
+    store.check_writable()
+    _check_data(todo, launch["data_root"])
+    _check_fid(todo, inception_weights)
+    _print_plans(plans, todo, launch["executor"], launch["jobs"])
+    if not todo:
+        return
+    _warn_if_paper_on_cpu(plans, launch["executor"])
+    if force:
+        from ignbench.plan import reset_forced
+
+        for p in plans:
+            reset_forced(p, store)
+    _finish(_execute(todo, store, evaluate_only=False, **launch), experiments)
+
+
+def _reconcile_slurm(store, experiments: list[str]) -> None:
+    """The explicit step that writes Slurm's final states of submitted runs into the store (`run`, `status
+    --refresh`); nothing happens where no Slurm is installed."""
+    from ignbench.launch.slurm import refresh_slurm_states
+
+    for name in dict.fromkeys(experiments):
+        refresh_slurm_states(list(store.iter_runs(name)))
 
 
 def looks_of(max_seeds: int) -> list[int]:
@@ -239,7 +258,7 @@ def looks_of(max_seeds: int) -> list[int]:
 def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
     """After a round of --until-decided: print each claim's state; True when every claim is decided."""
     from ignbench.report.terminal import claim_lines
-    from ignbench.results import curves_frame, results_frame
+    from ignbench.store.frames import curves_frame, results_frame
     from ignbench.verdict.card import decide_claims
 
     open_claims, spent = 0, 0
@@ -260,7 +279,7 @@ def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
 def _print_prospects(plans: list, store) -> None:
     """Per claim: can the planned seeds decide it at all, what they would detect, what it needs."""
     from ignbench.report.tables import load_paper
-    from ignbench.results import results_frame
+    from ignbench.store.frames import results_frame
     from ignbench.verdict.power import MAX_SEEDS
     from ignbench.verdict.prospects import prospect
 
@@ -293,6 +312,7 @@ def _unique(cfgs) -> list:
 
 def _execute(todo: list, store, executor: str, profile: str, wait: bool, jobs: int, data_root: Path | None,
              checkpoint_every: int, restart_corrupt: bool, evaluate_only: bool) -> dict[str, str] | None:
+    """Run the configs here or on Slurm; each run's final state (None when submitted without waiting)."""
     if executor == "local":
         from ignbench.launch.local import run_local
 
@@ -386,7 +406,7 @@ def _check_fid(runs, weights: Path | None) -> None:
     and fail before anything is written when they cannot be had."""
     if not any(cfg.eval_fid for cfg in runs):
         return
-    from ignbench.metrics.fid import WEIGHTS_ENV, check_fid_available
+    from ignbench.evaluate.metrics.fid import WEIGHTS_ENV, check_fid_available
 
     if weights is not None:
         os.environ[WEIGHTS_ENV] = str(weights.resolve())
@@ -447,15 +467,20 @@ def evaluate(experiments: tuple[str, ...], preset: str | None, seeds: int | None
 @main.command()
 @click.argument("experiment")
 @click.option("--preset", default=None, help="Only this preset (default: all).")
+@click.option("--refresh", is_flag=True,
+              help="First let Slurm's final states (cancelled, timeout, out of memory, node failure) of submitted runs "
+                   "into the store; without it, status only reads.")
 @STORE_OPTION
-def status(experiment: str, preset: str | None, store_root: Path) -> None:
+def status(experiment: str, preset: str | None, refresh: bool, store_root: Path) -> None:
     """Every stored run of EXPERIMENT: state (live, from its lock's heartbeat), step, Slurm job, error."""
     from ignbench.spec import load_spec
-    from ignbench.status import status_rows
     from ignbench.store import Store
+    from ignbench.store.status import status_rows
 
     store = Store(store_root)
     name = experiment if experiment in store.experiments() else load_spec(experiment).runs_of
+    if refresh:
+        _reconcile_slurm(store, [name])
     rows = status_rows(name, preset, store)
     if not rows:
         click.echo(f"no runs of {experiment} in {store_root}; start with `ignbench run {experiment}`")
@@ -533,7 +558,7 @@ def _write_index(out_root: Path, store) -> Path:
 
 
 def _echo_unplanned(spec, preset: str, seeds: int | None, store) -> None:
-    from ignbench.results import unplanned_runs
+    from ignbench.store.frames import unplanned_runs
 
     planned = {cfg.run_id for cfg in spec.expand(preset, seeds)}
     extra = unplanned_runs(spec.runs_of, planned, store)
@@ -557,8 +582,8 @@ def verdict(experiment: str | None, preset: str | None, seeds: int | None, adjus
     experiment first (after the family's adjustment, raw beside), then one line per claim and BatchNorm mode."""
     from ignbench.report.scorecard import decisions_for, scorecard
     from ignbench.report.terminal import claim_lines, counts_line, formatted
-    from ignbench.results import curves_frame, results_frame
     from ignbench.store import Store
+    from ignbench.store.frames import curves_frame, results_frame
 
     policy = _policy(adjust, until_decided, max_seeds, seeds)
     store = Store(store_root)
@@ -598,7 +623,7 @@ def fld_train(dataset: str, data_root: Path | None, epochs: int, out: Path) -> N
     import torch
 
     from ignbench.data.images import load_labelled
-    from ignbench.metrics.lenet import accuracy, sha256, train_lenet
+    from ignbench.evaluate.metrics.lenet import accuracy, sha256, train_lenet
 
     if epochs <= 0:
         raise UserError(f"--epochs must be positive, got {epochs}")
@@ -615,7 +640,7 @@ def fld_train(dataset: str, data_root: Path | None, epochs: int, out: Path) -> N
               help="LeNet weights (default: the shipped, sha256-pinned ones).")
 def fld_sanity(dataset: str, data_root: Path | None, weights: Path | None) -> None:
     """FLD(test, test), FLD(train, test) and FLD(noise, test): the checks REPRODUCE.md quotes."""
-    from ignbench.metrics.fld import sanity_values
+    from ignbench.evaluate.metrics.fld import sanity_values
 
     for name, value, n in sanity_values(dataset, data_root, weights):
         click.echo(f"FLD({name}, test) = {value:.3f}   [{dataset}, n = {n}]")

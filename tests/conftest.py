@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from ignbench.config import FEW_SHOT_DATASETS, IMAGE_DATASETS, RunConfig
+from ignbench.core.config import FEW_SHOT_DATASETS, IMAGE_DATASETS, RunConfig
 
 MINI_SPEC = """
 [experiment]

@@ -53,6 +53,17 @@ def cycle(tmp: Path) -> list[str]:
     return ["--spec-dir", str(tmp / "specs"), "run", "one", "--store", str(tmp / "runs")]
 
 
+def cycle_by_path(tmp: Path, loop: bool) -> list[str]:
+    """same_runs_as naming its own file by path, or two files naming each other by path."""
+    folder = tmp / "specs"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = ("self", "self") if not loop else ("left", "right")
+    for a, b in (names, names[::-1]):
+        (folder / f"{a}.toml").write_text(f'[experiment]\nname = "{a}"\ntitle = "{a}"\nreport = "lowdim"\n'
+                                          f'same_runs_as = "{folder / b}.toml"\n')
+    return ["run", str(folder / f"{names[0]}.toml"), "--store", str(tmp / "runs")]
+
+
 def stored(damage: Callable[[Path], None], *args: str) -> Callable[[Path], list[str]]:
     """A finished mini run (made once, copied), damaged, then a command on it."""
     def setup(tmp: Path) -> list[str]:
@@ -107,9 +118,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "name with a slash": (edit('name = "mini"', 'name = "a/b"'), "name 'a/b' must be"),
     "title not a string": (edit('title = "mini"', "title = 3"), "title must be a string"),
     "unknown report kind": (edit('report = "lowdim"', 'report = "pie"'), "report must be one of"),
-    "seeds zero": (edit("seeds = 1", "seeds = 0"), "[experiment]: seeds must be a positive integer, got 0"),
-    "seeds a string": (edit("seeds = 1", 'seeds = "3"'), "seeds must be a positive integer, got '3'"),
-    "preset seeds zero": (spec(SPEC + "[presets.small]\nseeds = 0\n"), "[presets.small]: seeds must be a positive"),
+    "seeds zero": (edit("seeds = 1", "seeds = 0"), "[experiment]: seeds must be an integer in [1, 1000], got 0"),
+    "seeds a string": (edit("seeds = 1", 'seeds = "3"'), "seeds must be an integer in [1, 1000], got '3'"),
+    "preset seeds zero": (spec(SPEC + "[presets.small]\nseeds = 0\n"),
+                          "[presets.small]: seeds must be an integer in [1, 1000]"),
     "no presets": (spec(SPEC.replace("[presets.paper]", "").replace("[presets.smoke]", "")),
                    "needs at least one [presets.<name>] table"),
     "default preset missing": (edit('title = "mini"', 'title = "mini"\ndefault_preset = "big"'),
@@ -132,21 +144,25 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "bool for an int": (edit("steps = 3", "steps = true"), "steps must be int"),
     "unknown method": (edit('method = ["naign"]', 'method = ["gan"]'), "method = 'gan'"),
     "unknown dataset": (edit('dataset = "2moons"', 'dataset = "cifar"'), "dataset = 'cifar'"),
-    "negative steps": (edit("steps = 3", "steps = -3"), "steps must be positive"),
+    "negative steps": (edit("steps = 3", "steps = -3"), "steps must lie in (0, 10,000,000], got -3"),
     "lr nan": (add("lr = nan"), "lr must be finite"),
     "lr inf": (add("lr = inf"), "lr must be finite"),
-    "lr zero": (add("lr = 0.0"), "lr must be positive"),
+    "lr zero": (add("lr = 0.0"), "lr must lie in (0, 10], got 0.0"),
     "imle_m_factor nan": (add("imle_m_factor = nan"), "imle_m_factor must be finite"),
     "imle M zero": (add("imle_m_factor = 0.0"), "IMLE needs M > 0"),
-    "replay probability above 1": (add("replay_prob = 1.5"), "replay_prob must lie in [0, 1]"),
+    "replay probability above 1": (add("replay_prob = 1.5"), "replay_prob must lie in [0, 1], got 1.5"),
     "one beta": (add("betas = [0.9]"), "betas must be two numbers"),
     "beta of 1.5": (add("betas = [0.9, 1.5]"), "betas must be two numbers in [0, 1)"),
     "betas not numbers": (add('betas = ["a", "b"]'), "betas must be a list of numbers"),
     "image size 30": (add("image_size = 30"), "image_size must be 28, 32 or 64"),
     "fk step zero": (add("fk_steps = [0]"), "fk_steps must be a non-empty list"),
     "fk step fractional": (add("fk_steps = [1.5]"), "fk_steps must be a list of integers"),
-    "mode share above 1": (add("mode_share = 2.0"), "mode_share must lie in [0, 1]"),
-    "negative curve spacing": (add("curve_every = -1"), "curve_every must be >= 0"),
+    "mode share above 1": (add("mode_share = 2.0"), "mode_share must lie in [0, 1], got 2.0"),
+    "negative curve spacing": (add("curve_every = -1"), "curve_every must lie in [0, 10,000,000], got -1"),
+    "a batch of 2**63": (edit("batch_size = 8", "batch_size = 9223372036854775807"),
+                         "batch_size must lie in (0, 65,536], got 9223372036854775807"),
+    "1e15 steps": (edit("steps = 3", "steps = 1000000000000000"), "steps must lie in (0, 10,000,000]"),
+    "seeds beyond the bound": (edit("seeds = 1", "seeds = 100000"), "seeds must be an integer in [1, 1000]"),
     "FID on toy data": (add("eval_fid = true"), "eval_fid needs an image dataset"),
     "FID flag not a bool": (add('eval_fid = "yes"'), "eval_fid must be bool"),
     "FFT prior on toy data": (add('prior = "fft"'), "prior 'fft' needs an image dataset"),
@@ -158,7 +174,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "batch larger than the data": (edit("batch_size = 8", "batch_size = 6000", IMAGE_SPEC),
                                    "batch_size 6000 is larger than the 4000 training images of mnist-5k"),
     # specs that share runs
-    "same_runs_as cycle": (cycle, "same_runs_as cycle one -> two -> one"),
+    "same_runs_as cycle": (cycle, "same_runs_as cycle one.toml -> two.toml -> one.toml"),
+    "same_runs_as its own file by path": (lambda tmp: cycle_by_path(tmp, False),
+                                          "same_runs_as cycle self.toml -> self.toml"),
+    "same_runs_as two files by path": (lambda tmp: cycle_by_path(tmp, True),
+                                       "same_runs_as cycle left.toml -> right.toml -> left.toml"),
     "same_runs_as with its own config": (edit('report = "lowdim"', 'report = "lowdim"\nsame_runs_as = "table1"'),
                                          "'config' cannot be set in a spec with same_runs_as"),
     "same_runs_as unknown spec": (spec('[experiment]\nname = "x"\ntitle = "x"\nreport = "lowdim"\n'
@@ -175,8 +195,11 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "claim with an unknown application": (spec(SPEC + CLAIM + 'application = "f(f(f(z)))"\n'),
                                           "unknown application 'f(f(f(z)))'"),
     # the command line
-    "seeds 0 on the command line": (command("run", "table1", "--seeds", "0"), "--seeds must be a positive integer"),
-    "negative seeds": (command("run", "table1", "--seeds", "-2"), "--seeds must be a positive integer"),
+    "a huge plan on the command line": (command("run", "table1", "--seeds", "100000", "--dry-run"),
+                                        "--seeds: seeds must be an integer in [1, 1000], got 100000"),
+    "seeds 0 on the command line": (command("run", "table1", "--seeds", "0"),
+                                    "--seeds: seeds must be an integer in [1, 1000], got 0"),
+    "negative seeds": (command("run", "table1", "--seeds", "-2"), "--seeds: seeds must be an integer in [1, 1000]"),
     "unknown experiment": (command("run", "table9"), "unknown experiment 'table9'"),
     "spec file missing": (command("run", "nowhere/spec.toml"), "nowhere/spec.toml: no such spec file"),
     "unknown preset": (command("run", "table1", "--preset", "huge"), "unknown preset 'huge'"),

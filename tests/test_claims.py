@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 from ignbench.report.scorecard import decisions_for, scorecard
 from ignbench.spec import load_spec, parse_spec
 from ignbench.verdict.decide import decide

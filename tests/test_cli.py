@@ -149,7 +149,7 @@ def test_failed_and_diverged_runs_are_counted_in_every_cell(runner, tmp_path):
 
 def test_run_exits_1_when_a_run_failed_and_0_when_one_diverged(runner, tmp_path, monkeypatch):
     from ignbench import methods
-    from ignbench.trainer import Trainer
+    from ignbench.train.trainer import Trainer
 
     spec = _spec(tmp_path, GOOD_SPEC)
     store = tmp_path / "runs"
@@ -285,7 +285,7 @@ def test_every_command_has_help_and_there_is_a_version(runner):
 
 
 def test_show_config_documents_every_field(runner):
-    from ignbench.config import FIELDS
+    from ignbench.core.config import FIELDS
 
     res = runner.invoke(main, ["show-config"])
     assert res.exit_code == 0

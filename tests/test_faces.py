@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
 from ignbench.data.images import load_labelled
-from ignbench.errors import UserError
-from ignbench.metrics.memorisation import memorisation, nearest_training_images
+from ignbench.evaluate.metrics.memorisation import memorisation, nearest_training_images
 
 
 def _faces(folder, n, size=(80, 80), start=0):
@@ -93,7 +93,7 @@ def test_rgb_faces_train_with_the_papers_recipes(tmp_path, method):
     from conftest import small_config
     from ignbench.data import load_data
     from ignbench.evaluate import produced
-    from ignbench.trainer import Trainer
+    from ignbench.train.trainer import Trainer
 
     if method == "ign":
         names = _faces(tmp_path / "celeba" / "img_align_celeba", 12, size=(178, 218))

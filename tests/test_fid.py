@@ -14,8 +14,8 @@ from torch_fidelity import feature_extractor_inceptionv3 as tf_inception
 
 from ignbench.cli import main
 from ignbench.data.images import load_images
-from ignbench.metrics import fid
-from ignbench.metrics.fld import Uint8Images
+from ignbench.evaluate.metrics import fid
+from ignbench.evaluate.metrics.fld import Uint8Images
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 from ignbench.cli import main
-from ignbench.lock import RunLock, is_stale
 from ignbench.spec import load_spec
 from ignbench.store import Store
+from ignbench.store.lock import RunLock, is_stale
 
 SPEC = """
 [experiment]

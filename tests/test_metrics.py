@@ -15,15 +15,15 @@ import torch
 from torch_fidelity.metric_fid import fid_statistics_to_metric
 
 from ignbench.data.images import load_labelled
-from ignbench.metrics import lenet
-from ignbench.metrics import pairs as pairs_module
-from ignbench.metrics import prdc as prdc_module
-from ignbench.metrics import screen as screen_module
-from ignbench.metrics.fld import lenet_features
-from ignbench.metrics.frechet import frechet_distance, frechet_distance_features, statistics
-from ignbench.metrics.pairs import PairMeasure
-from ignbench.metrics.prdc import BLOCK, coverage_density, nonpositive
-from ignbench.metrics.screen import Screen, key_value, largest_magnitude, order_keys, power_of_two_scale
+from ignbench.evaluate.metrics import lenet
+from ignbench.evaluate.metrics import pairs as pairs_module
+from ignbench.evaluate.metrics import prdc as prdc_module
+from ignbench.evaluate.metrics import screen as screen_module
+from ignbench.evaluate.metrics.fld import lenet_features
+from ignbench.evaluate.metrics.frechet import frechet_distance, frechet_distance_features, statistics
+from ignbench.evaluate.metrics.pairs import PairMeasure
+from ignbench.evaluate.metrics.prdc import BLOCK, coverage_density, nonpositive
+from ignbench.evaluate.metrics.screen import Screen, key_value, largest_magnitude, order_keys, power_of_two_scale
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -625,7 +625,7 @@ def test_frechet_fixture_values():
 def test_shipped_lenet_is_pinned_and_its_recipe_reproduces_its_outcome(tmp_path):
     """The recipe's outcome, not its bits: float summation differs across CPUs (Intel, AMD), so a retrained LeNet
     must match the shipped one in accuracy and in the FLD sanity values, within tolerances, on any x86 machine."""
-    from ignbench.metrics.fld import sanity_values
+    from ignbench.evaluate.metrics.fld import sanity_values
 
     assert lenet.sha256(lenet.SHIPPED_WEIGHTS) == lenet.SHIPPED_SHA256
     train_x, train_y, test_x, test_y = load_labelled("mnist-5k", 32, None)
@@ -662,7 +662,7 @@ def test_lenet_extractor_is_registered_with_torch_fidelity():
 
 
 def test_custom_lenet_weights_path_and_missing_weights(tmp_path):
-    from ignbench.errors import UserError
+    from ignbench.core.errors import UserError
 
     weights = tmp_path / "w.pt"
     torch.save(lenet.LeNet5().state_dict(), weights)

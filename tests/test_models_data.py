@@ -9,8 +9,8 @@ import torch
 
 from conftest import small_config
 from ignbench.data import images, toy
-from ignbench.models import MLP, DCGANAutoencoder, DenseConv2d, DenseConvTranspose2d, init_weights
-from ignbench.noise import Prior
+from ignbench.methods.models import MLP, DCGANAutoencoder, DenseConv2d, DenseConvTranspose2d, init_weights
+from ignbench.methods.noise import Prior
 
 
 @pytest.mark.parametrize("channels,size,convs", [(1, 28, 3), (1, 32, 4), (3, 64, 5)])
@@ -101,7 +101,7 @@ def test_fft_prior_matches_training_statistics():
 
 
 def test_fft_prior_refuses_toy_data():
-    from ignbench.errors import UserError
+    from ignbench.core.errors import UserError
 
     with pytest.raises(UserError, match="prior 'fft' needs an image dataset"):
         small_config(dataset="2moons", prior="fft").validate()

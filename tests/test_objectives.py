@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conftest import small_config
-from ignbench import objectives
-from ignbench.models import build_model
+from ignbench.methods import objectives
+from ignbench.methods.models import build_model
 
 
 def _grads(model: torch.nn.Module, loss: torch.Tensor) -> list[torch.Tensor]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 from ignbench.launch.profile import load_profile
 from ignbench.launch.slurm import make_executor
 

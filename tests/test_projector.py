@@ -7,8 +7,8 @@ import pytest
 import torch
 from torchvision.transforms import GaussianBlur
 
-from ignbench.latent import arithmetic, interpolation_paths, lerp_paths, path_evenness
-from ignbench.projections import grayscale, ood_inputs, ood_names, sketch
+from ignbench.evaluate.latent import arithmetic, interpolation_paths, lerp_paths, path_evenness
+from ignbench.evaluate.projections import grayscale, ood_inputs, ood_names, sketch
 
 
 def test_grayscale_is_the_channel_mean_on_every_channel():

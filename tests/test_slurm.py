@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from ignbench import load_results
 from ignbench.cli import main
-from ignbench.results import load_results
 from ignbench.store import Store
 
 HAVE_SLURM = shutil.which("sbatch") is not None and subprocess.run(["sinfo", "-h"], capture_output=True).returncode == 0
@@ -112,12 +112,12 @@ def test_stacked_runs_share_a_task_and_a_cancelled_task_is_redone_by_retry_faile
     subprocess.run(["scancel", victim], check=True)
 
     def settled() -> bool:
-        lines = runner.invoke(main, ["status", "toy", "--store", str(store)]).output.splitlines()[1:]
+        lines = runner.invoke(main, ["status", "toy", "--refresh", "--store", str(store)]).output.splitlines()[1:]
         states = sorted(line.split()[5] for line in lines)
         return states == ["cancelled", "cancelled", "done", "done"]
 
     _wait_for(settled, 120, "ign's task cancelled and naign's done")
-    status = runner.invoke(main, ["status", "toy", "--store", str(store)]).output
+    status = runner.invoke(main, ["status", "toy", "--refresh", "--store", str(store)]).output
     assert "Slurm CANCELLED" in status
     retry = runner.invoke(main, ["run", spec, "--executor", "slurm", "--profile", profile, "--retry-failed",
                                  "--store", str(store)])

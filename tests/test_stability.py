@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ignbench.metrics.stability import fk_stability
+from ignbench.evaluate.metrics.stability import fk_stability
 
 
 def test_exactly_idempotent_map_scores_zero():

@@ -14,7 +14,7 @@ from ignbench import methods
 from ignbench.data import load_data
 from ignbench.store import Store
 from ignbench.train import run_runs
-from ignbench.trainer import Trainer
+from ignbench.train.trainer import Trainer
 
 PINNED_RUN_ID = "cadf25e1b42b"  # small_config(method="ign", dataset="2moons", seed=3), computed when ids were defined
 

@@ -13,7 +13,7 @@ import argparse
 
 import torch
 
-import ignbench.trainer
+import ignbench.train.trainer
 from ignbench.data import load_data
 from ignbench.spec import load_spec
 
@@ -32,14 +32,14 @@ def main() -> None:
     if not matches:
         raise SystemExit(f"error: no {args.method} run with seed {args.data_seed} in {args.spec} [{args.preset}]")
     cfg = matches[0]
-    build_model = ignbench.trainer.build_model
+    build_model = ignbench.train.trainer.build_model
 
     def build_with_init_seed(run_cfg, dim):
         torch.manual_seed(args.init_seed)
         return build_model(run_cfg, dim)
 
-    ignbench.trainer.build_model = build_with_init_seed
-    trainer = ignbench.trainer.Trainer([cfg], [load_data(cfg)], torch.device("cpu"))
+    ignbench.train.trainer.build_model = build_with_init_seed
+    trainer = ignbench.train.trainer.Trainer([cfg], [load_data(cfg)], torch.device("cpu"))
     rec = [trainer.step()[0]["rec"] for _ in range(args.steps)]
     means = [sum(rec[i : i + 100]) / len(rec[i : i + 100]) for i in range(0, args.steps, 100)]
     print(f"{args.method}, initial weights of seed {args.init_seed}, data of seed {args.data_seed}: "

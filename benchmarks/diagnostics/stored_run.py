@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
 from ignbench.data import load_data
-from ignbench.errors import UserError
 from ignbench.store import RunDir, read_json
-from ignbench.trainer import Trainer
+from ignbench.train.trainer import Trainer
 
 
 def resume(run_dir: Path, steps: int | None = None, method: str | None = None) -> tuple[RunConfig, Trainer]:

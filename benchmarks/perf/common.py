@@ -9,9 +9,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ignbench import objectives
-from ignbench.config import RunConfig
-from ignbench.models import DenseConv2d, DenseConvTranspose2d
+from ignbench.core.config import RunConfig
+from ignbench.methods import objectives
+from ignbench.methods.models import DenseConv2d, DenseConvTranspose2d
 
 
 def best_of(*fns: Callable[[], object], repeat: int = 3) -> list[float]:

@@ -13,9 +13,9 @@ import argparse
 import torch
 from common import best_of
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 from ignbench.data import load_data
-from ignbench.trainer import Trainer
+from ignbench.train.trainer import Trainer
 
 DATASETS = ("grids", "2moons", "8gaussians")
 

@@ -21,10 +21,10 @@ import time
 import torch
 from common import gradient_error
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 from ignbench.data import load_data
 from ignbench.methods import METHODS, Batch
-from ignbench.trainer import Trainer
+from ignbench.train.trainer import Trainer
 
 SETUPS = {
     "DCGAN, MNIST 32x32": dict(dataset="mnist-5k", batch_size=256, model_width=64, prior="fft", distance="l1",

@@ -23,8 +23,8 @@ import torch
 from common import best_of, exact_listing_grads, gradient_error, ign_grads, ign_listing_grads, paper_layers
 from torch.utils.flop_counter import FlopCounterMode
 
-from ignbench.config import RunConfig
-from ignbench.models import DCGANAutoencoder, init_weights
+from ignbench.core.config import RunConfig
+from ignbench.methods.models import DCGANAutoencoder, init_weights
 
 BATCH, WIDTH, SIZE = 256, 64, 32
 

@@ -39,7 +39,7 @@ K = 5
 
 
 def ignbench_coverage_density(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
-    from ignbench.metrics.prdc import coverage_density  # imported here: the prdc workers never load torch
+    from ignbench.evaluate.metrics.prdc import coverage_density  # imported here: the prdc workers never load torch
 
     return coverage_density(real, fake, k=K)
 
@@ -114,7 +114,7 @@ def probe_worker(conn: Connection) -> None:
     """Times, per request, one product of PROBE_SHAPE in the screen's dtype and one in float32 (seconds of each)."""
     import torch
 
-    from ignbench.metrics.screen import fast_screen_dtype
+    from ignbench.evaluate.metrics.screen import fast_screen_dtype
 
     rows, inner, cols = PROBE_SHAPE
     generator = torch.Generator().manual_seed(0)
@@ -176,7 +176,7 @@ def machine() -> str:
 
     import torch
 
-    from ignbench.metrics.screen import fast_screen_dtype
+    from ignbench.evaluate.metrics.screen import fast_screen_dtype
 
     model = platform.processor() or platform.machine()
     with contextlib.suppress(OSError):

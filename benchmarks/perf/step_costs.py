@@ -17,10 +17,10 @@ import time
 import torch
 from common import best_of, exact_listing_grads, gradient_error, ign_grads, ign_listing_grads, paper_layers
 
-from ignbench import objectives
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 from ignbench.data import load_data
-from ignbench.trainer import Trainer
+from ignbench.methods import objectives
+from ignbench.train.trainer import Trainer
 
 
 def config(dataset: str, method: str, batch: int, width: int, **extra) -> RunConfig:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import torch
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
 from ignbench.data import images, toy
-from ignbench.errors import UserError
 
 
 @dataclass

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 
 DEFAULT_DATA_ROOT = Path(os.environ.get("IGNBENCH_DATA", Path.home() / ".cache" / "ignbench" / "data"))
 MNIST5K_TRAIN_PER_CLASS = 400

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 
 TRAIN_SEED = 1234
 TEST_SEED = 4321

@@ -1,7 +1,7 @@
 """Local execution: the groups of runs one after another in this process, or `jobs` at a time in worker processes.
 
 Small models use a CPU better side by side than through one model's intra-op threads, so `--jobs N` runs N groups
-at once, each worker with 1/N of this process's torch threads. Runs are locked one by one (`ignbench.lock`), so
+at once, each worker with 1/N of this process's torch threads. Runs are locked one by one (`ignbench.store.lock`), so
 workers never work on the same run, and a run is resumed from its checkpoint whichever process finished it.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 from ignbench.store import Store
 from ignbench.train import run_group, run_runs, stack_groups
 

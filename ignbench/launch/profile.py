@@ -6,9 +6,9 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ignbench.checks import require_type
-from ignbench.errors import UserError
-from ignbench.resources import shipped
+from ignbench.core.checks import require_type
+from ignbench.core.errors import UserError
+from ignbench.core.resources import shipped
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,19 @@ class Profile:
 
 
 def load_profile(name_or_path: str) -> Profile:
+    path = _profile_path(name_or_path)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path.name}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    _check_profile(raw, path.name)
+    return Profile(name=path.stem, **raw)
+
+
+def _profile_path(name_or_path: str) -> Path:
+    """A path to a .toml, or the shipped profile of that name."""
     path = Path(name_or_path)
     if path.suffix == ".toml":
         if not path.is_file():
@@ -37,27 +50,24 @@ def load_profile(name_or_path: str) -> Profile:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in shipped("profiles").glob("*.toml")))
         raise UserError(f"unknown Slurm profile {name_or_path!r} (available: {known}; or a path to a .toml)")
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path.name}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    return path
+
+
+def _check_profile(raw: dict, where: str) -> None:
     known_fields = {f.name: f for f in fields(Profile) if f.name != "name"}
     for key, value in raw.items():
         if key not in known_fields:
-            raise UserError(f"{path.name}: unknown key {key!r}")
-        require_type(path.name, key, value, known_fields[key].type)
+            raise UserError(f"{where}: unknown key {key!r}")
+        require_type(where, key, value, known_fields[key].type)
     if "partition" not in raw:
-        raise UserError(f"{path.name}: missing required key 'partition'")
+        raise UserError(f"{where}: missing required key 'partition'")
     if any(not isinstance(line, str) for line in raw.get("setup", [])):
-        raise UserError(f"{path.name}: setup must be a list of shell lines (strings)")
+        raise UserError(f"{where}: setup must be a list of shell lines (strings)")
     for key in ("cpus_per_task", "timeout_min", "array_parallelism", "max_array_size"):
         if raw.get(key, 1) <= 0:
-            raise UserError(f"{path.name}: {key} must be positive")
+            raise UserError(f"{where}: {key} must be positive")
     for key in ("gpus_per_node", "max_requeues", "mem_gb"):
         if not raw.get(key, 0) >= 0:  # also catches nan
-            raise UserError(f"{path.name}: {key} must be a number >= 0")
+            raise UserError(f"{where}: {key} must be a number >= 0")
     if "mem_gb" in raw and raw["mem_gb"] == float("inf"):
-        raise UserError(f"{path.name}: mem_gb must be finite")
-    return Profile(name=path.stem, **raw)
+        raise UserError(f"{where}: mem_gb must be finite")

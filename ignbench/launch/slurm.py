@@ -23,11 +23,11 @@ import click
 import submitit
 from tqdm.auto import tqdm
 
-from ignbench.config import RunConfig
-from ignbench.errors import UserError
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
 from ignbench.launch.profile import Profile, load_profile
-from ignbench.lock import is_stale, read_lock
 from ignbench.store import ACTIVE, FAILED, FINISHED, RunDir, State, Store, atomic_write_json, read_json
+from ignbench.store.lock import is_stale, read_lock
 from ignbench.train import stack_groups
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from ignbench.metrics.collapse import STALL_METRIC, STALL_THRESHOLD
+from ignbench.evaluate.metrics.collapse import STALL_METRIC, STALL_THRESHOLD
 from ignbench.report import figures, forest, health, tables
 from ignbench.report.health import health_table
 from ignbench.report.scorecard import SUMMARY, decisions_for, scorecard, verdict_counts
-from ignbench.results import curves_frame, results_frame
 from ignbench.spec import Spec
 from ignbench.store import Store
+from ignbench.store.frames import curves_frame, results_frame
 from ignbench.verdict.card import DEFAULT_POLICY, Policy
 from ignbench.verdict.decide import Decision
 

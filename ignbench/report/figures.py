@@ -12,9 +12,9 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
-from ignbench.measures import label  # noqa: E402
+from ignbench.core.measures import label  # noqa: E402
+from ignbench.evaluate.metrics.lowdim import energy_density  # noqa: E402
 from ignbench.methods import LABELS, method_order  # noqa: E402
-from ignbench.metrics.lowdim import energy_density  # noqa: E402
 from ignbench.report.png import save_figure  # noqa: E402
 from ignbench.report.tables import curve_label, iterate_order, label_order, varies_m  # noqa: E402
 from ignbench.store import EvalDir, RunDir, Store  # noqa: E402

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ignbench.measures import label  # noqa: E402
+from ignbench.core.measures import label  # noqa: E402
 from ignbench.report.png import save_figure  # noqa: E402
 from ignbench.verdict.decide import Decision, claim_points  # noqa: E402
 from ignbench.verdict.health import HEALTHY  # noqa: E402

@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from ignbench.evaluate.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is_collapsed  # noqa: E402
 from ignbench.methods import LABELS  # noqa: E402
-from ignbench.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is_collapsed  # noqa: E402
 from ignbench.report.png import save_figure  # noqa: E402
 from ignbench.store import RunDir, Store  # noqa: E402
 from ignbench.verdict.health import stalled_runs  # noqa: E402

@@ -6,11 +6,11 @@ import math
 
 import pandas as pd
 
-from ignbench.claims import Claim
-from ignbench.measures import label
+from ignbench.core.measures import label
 from ignbench.report.tables import PAPER_DECIMALS, fmt_cell, load_paper, paper_cell
 from ignbench.spec import Spec
 from ignbench.verdict.card import DEFAULT_POLICY, Policy, counts, decide_claims
+from ignbench.verdict.claim import Claim
 from ignbench.verdict.decide import Decision
 from ignbench.verdict.power import MAX_SEEDS
 

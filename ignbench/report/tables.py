@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pandas as pd
 
-from ignbench.measures import label
+from ignbench.core.measures import label
+from ignbench.core.resources import shipped
 from ignbench.methods import LABELS, METHODS, method_order
-from ignbench.resources import shipped
 
 DECIMALS = {"fld": 1, "fid": 1}
 PAPER_DECIMALS = {"fld": 0, "fid": 0}  # as printed in the paper

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ignbench.claims import Claim
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
+from ignbench.verdict.claim import Claim
 from ignbench.verdict.decide import INSUFFICIENT, Decision, decide, interaction_p, seeds_needed, verdict_of
 from ignbench.verdict.family import ADJUSTMENTS, adjust
 from ignbench.verdict.sequential import decide_sequential

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 
-from ignbench.claims import Claim, Side
 from ignbench.verdict import power
+from ignbench.verdict.claim import Claim, Side
 from ignbench.verdict.health import HEALTHY, STALLED, run_health
 from ignbench.verdict.kinds import COVERS_ALL, DROPS_MODE, KINDS, METRIC, REBOUND, STALLS, Sample, two_sided
 from ignbench.verdict.stats import ALPHA, POWER, Result, clopper_pearson, one_sample, spearman

@@ -1,8 +1,8 @@
 """Run health: is a finished run fit to stand for its method? One state per run, BatchNorm mode and metric.
 
 - diverged: its loss went non-finite (the store's state); it has no values.
-- stalled: its f(z) has collapsed, by the stall classifier (`ignbench.metrics.collapse.is_collapsed`: the share of
-  distinct nearest training points among the samples f(z) of the final evaluation): it never left the initial
+- stalled: its f(z) has collapsed, by the stall classifier (`evaluate.metrics.collapse.is_collapsed`: the share
+  of distinct nearest training points among the samples f(z) of the final evaluation): it never left the initial
   plateau, where f maps every z to one output (or a few).
 - not converged (per metric): over the last 20 % of training its curve of the metric moved (last point minus
   first point of that window) by more than the spread (std) of the metric's final value over the seeds of its
@@ -16,7 +16,7 @@ import math
 
 import pandas as pd
 
-from ignbench.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is_collapsed
+from ignbench.evaluate.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is_collapsed
 
 HEALTHY, STALLED, NOT_CONVERGED, DIVERGED = "healthy", "stalled", "not converged", "diverged"
 CONVERGENCE_WINDOW = 0.2

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats as st
 
-from ignbench.claims import Claim
 from ignbench.verdict import power
+from ignbench.verdict.claim import Claim
 from ignbench.verdict.decide import paper_numbers, planned_runs, seeds_for_difference
 from ignbench.verdict.kinds import KINDS, Sample
 from ignbench.verdict.stats import ALPHA, POWER

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import pandas as pd
 
-from ignbench.claims import Claim
+from ignbench.verdict.claim import Claim
 from ignbench.verdict.decide import (
     CONTRADICTED,
     FINISHED,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # ignbench/
 SOURCES = {"specs": "benchmarks", "paper": "results/paper", "profiles": "slurm/profiles"}
 SPEC_PATH_ENV = "IGNBENCH_SPEC_PATH"
 _cli_spec_dirs: list[Path] = []  # --spec-dir of the running command

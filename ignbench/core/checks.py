@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 
 
 def type_ok(value: Any, kind: str) -> bool:

@@ -19,7 +19,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 from torch.func import functional_call
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 
 TIGHT_CLAMP_EPS = 1e-8
 

@@ -17,7 +17,7 @@ from functools import partial
 import torch
 from torchvision.transforms.v2 import functional as tvf
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 
 Degradation = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 

@@ -1,6 +1,6 @@
 """Run a group of runs to the end: lock, resume, train (stacked when they share a shape), checkpoint, evaluate.
 
-Every run is locked while a process works on it (see `ignbench.lock`); a run held by a live process elsewhere is
+Every run is locked while a process works on it (see `ignbench.store.lock`); a run held by a live process elsewhere is
 skipped. A run whose newest checkpoint is unreadable resumes from the previous one; with `restart_corrupt` (the
 CLI's --retry-failed) a run with no readable checkpoint restarts from step 0. A non-finite loss ends a run as
 `diverged` (a result), while the others of its ensemble go on. A finished run whose evaluation for the current
@@ -25,13 +25,13 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
 from ignbench.data import Data, load_data
-from ignbench.errors import UserError
 from ignbench.evaluate import Curve, evaluate_run
-from ignbench.lock import RunLock
 from ignbench.store import EVAL_FIELDS, FAILED, RunDir, State, Store, atomic_write_bytes, write_eval
-from ignbench.trainer import Trainer
+from ignbench.store.lock import RunLock
+from ignbench.train.trainer import Trainer
 
 DEFAULT_CHECKPOINT_EVERY = 500
 HELD = "held elsewhere"

@@ -30,8 +30,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from ignbench.metrics.pairs import PairMeasure
-from ignbench.metrics.screen import (
+from ignbench.evaluate.metrics.pairs import PairMeasure
+from ignbench.evaluate.metrics.screen import (
     Screen,
     Side,
     fast_screen_dtype,

@@ -20,11 +20,11 @@ import torch_fidelity
 from torch import nn
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
-from ignbench.errors import UserError
+from ignbench.core.errors import UserError
 
 EXTRACTOR_NAME = "lenet5-ignbench"
 FEATURE_LAYER = "fc2_relu"
-SHIPPED_WEIGHTS = Path(__file__).resolve().parent.parent / "assets" / "lenet5_mnist5k.pt"
+SHIPPED_WEIGHTS = Path(__file__).resolve().parents[2] / "assets" / "lenet5_mnist5k.pt"
 SHIPPED_SHA256 = "58094a5ff23c8a82a391bf1d868c79fd18f99d93ef0fd5a2ea6d8ed27db5f684"
 
 

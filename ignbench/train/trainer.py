@@ -18,12 +18,11 @@ import copy
 import torch
 from torch import nn
 
-from ignbench import objectives
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 from ignbench.data import Data
-from ignbench.methods import METHODS, Batch
-from ignbench.models import StackedMLP, build_model
-from ignbench.noise import Prior
+from ignbench.methods import METHODS, Batch, objectives
+from ignbench.methods.models import StackedMLP, build_model
+from ignbench.methods.noise import Prior
 
 
 class BatchSampler:

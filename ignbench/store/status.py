@@ -1,4 +1,5 @@
-"""`ignbench status`: one line per stored run, from the store, the runs' locks and Slurm's view of submitted runs."""
+"""`ignbench status`: one line per stored run, from the store and the runs' locks. It only reads: Slurm's final
+states reach the store through `ignbench status --refresh` or `ignbench run` (`launch.slurm.refresh_slurm_states`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,6 @@ from ignbench.store import FAILED, State, Store, live_state, parse_state
 
 def status_rows(experiment: str, preset: str | None, store: Store) -> list[tuple]:
     """Rows (with a header) of every stored run of the experiment; [] when there is none."""
-    from ignbench.launch.slurm import refresh_slurm_states
-
-    refresh_slurm_states(list(store.iter_runs(experiment)))
     rows = [("run_id", "preset", "method", "dataset", "seed", "state", "step", "job", "note")]
     for rd, config, status in store.iter_runs(experiment):
         if preset and config.get("preset") != preset:

@@ -16,22 +16,22 @@ import numpy as np
 import torch
 from torch import nn
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
+from ignbench.core.serial import torch_bytes
 from ignbench.data import Data
-from ignbench.degradations import degradations
-from ignbench.latent import arithmetic, interpolation_paths, path_evenness
-from ignbench.metrics import lowdim
-from ignbench.metrics.collapse import collapse_measures
-from ignbench.metrics.fid import inception_features
-from ignbench.metrics.fld import lenet_classes, lenet_features
-from ignbench.metrics.frechet import frechet_distance_features
-from ignbench.metrics.memorisation import memorisation, nearest_training_images
-from ignbench.metrics.prdc import coverage_density
-from ignbench.metrics.stability import fk_stability
-from ignbench.noise import Prior
-from ignbench.objectives import bn_stats_frozen, distance
-from ignbench.projections import ood_inputs, ood_names
-from ignbench.store import torch_bytes
+from ignbench.evaluate.degradations import degradations
+from ignbench.evaluate.latent import arithmetic, interpolation_paths, path_evenness
+from ignbench.evaluate.metrics import lowdim
+from ignbench.evaluate.metrics.collapse import collapse_measures
+from ignbench.evaluate.metrics.fid import inception_features
+from ignbench.evaluate.metrics.fld import lenet_classes, lenet_features
+from ignbench.evaluate.metrics.frechet import frechet_distance_features
+from ignbench.evaluate.metrics.memorisation import memorisation, nearest_training_images
+from ignbench.evaluate.metrics.prdc import coverage_density
+from ignbench.evaluate.metrics.stability import fk_stability
+from ignbench.evaluate.projections import ood_inputs, ood_names
+from ignbench.methods.noise import Prior
+from ignbench.methods.objectives import bn_stats_frozen, distance
 
 Metrics = dict[str, dict[str, dict[str, float]]]  # {bn_mode: {application: {metric: value}}}
 COLLAPSE = {"spread", "distinct_nn"}  # recorded for f(z) by every evaluation kind, and during training

@@ -3,7 +3,7 @@
 Resolution order for each run's fields (later wins):
     RunConfig defaults < [config] < [per_method.<method>] (with its `recipe`) < [presets.<preset>]
     < [presets.<preset>.per_method.<method>] (sizes that differ by method, e.g. a warm start) < [sweep] values
-A preset changes sizes (steps, samples, data), never the method. `[[claims]]` (see ignbench.claims) lists the
+A preset changes sizes (steps, samples, data), never the method. `[[claims]]` (see ignbench.spec.claims) lists the
 paper's claims that the spec's runs decide. Specs are found by name in --spec-dir folders, IGNBENCH_SPEC_PATH and
 the shipped specs, or given as a path to a .toml file.
 """
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ignbench.claims import Claim, parse_claims
-from ignbench.config import IGN_RECIPES, RunConfig, check_keys, check_type, coerce_floats
-from ignbench.errors import UserError
-from ignbench.methods import METHODS
-from ignbench.resources import spec_dirs
+from ignbench.core.config import IGN_RECIPES, RunConfig, check_keys, check_type, coerce_floats
+from ignbench.core.errors import UserError
+from ignbench.core.resources import shipped, spec_dirs
+from ignbench.methods import METHODS, check_method
+from ignbench.spec.claims import Claim, parse_claims
 
 PRESET_ONLY = ("seeds", "per_method", "cells")  # preset keys that are not run fields
 TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets", "claims"}
@@ -64,8 +64,8 @@ class Spec:
             raise UserError(
                 f"{self.path.name}: unknown preset {preset!r} (available: {', '.join(self.presets)})"
             )
-        if seeds is not None and seeds <= 0:
-            raise UserError(f"--seeds must be a positive integer, got {seeds}")
+        if seeds is not None:
+            check_seeds(seeds, "--seeds")
         return [self._resolve(preset, point, seed) for point, n_seeds in self.design(preset, seeds)
                 for seed in range(n_seeds)]
 
@@ -96,7 +96,10 @@ class Spec:
         data.update(self.presets[preset].get("per_method", {}).get(method, {}))
         data.update(point)
         data["seed"] = seed
-        return RunConfig.from_dict(data, f"{self.path.name} [{preset}] {point}")
+        source = f"{self.path.name} [{preset}] {point}"
+        cfg = RunConfig.from_dict(data, source)
+        check_method(cfg, source)
+        return cfg
 
 
 def _method_overrides(block: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +130,7 @@ def available_experiments() -> list[str]:
     return sorted({p.stem for folder in spec_dirs() for p in folder.glob("*.toml")}, key=natural)
 
 
-def load_spec(name_or_path: str, _chain: tuple[str, ...] = ()) -> Spec:
+def load_spec(name_or_path: str, _chain: tuple[Path, ...] = ()) -> Spec:
     path = spec_path(name_or_path)
     try:
         raw = tomllib.loads(path.read_text())
@@ -138,10 +141,35 @@ def load_spec(name_or_path: str, _chain: tuple[str, ...] = ()) -> Spec:
     return parse_spec(raw, path, _chain)
 
 
-def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) -> Spec:
+def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[Path, ...] = ()) -> Spec:
     name = path.name
     _reject_unknown(raw, TOP_LEVEL, name)
     exp = _table(raw, "experiment", name)
+    _check_experiment(exp, name)
+    if "same_runs_as" in exp:
+        return _sharing_spec(raw, exp, path, (*_chain, path.resolve()))
+    seeds = exp.get("seeds", 1)
+    check_seeds(seeds, f"{name} [experiment]")
+    sweep = _parse_sweep(raw, name)
+    config = _table(raw, "config", name, required=False)
+    check_keys(config, f"{name} [config]")
+    per_method = _parse_per_method(raw, name)
+    presets = _parse_presets(raw, sweep, name)
+    default_preset = exp.get("default_preset", "paper")
+    if default_preset not in presets:
+        raise UserError(f"{name} [experiment]: default_preset {default_preset!r} is not a preset")
+    spec = Spec(
+        name=exp["name"], title=exp["title"], paper=exp.get("paper", ""),
+        reference=exp.get("reference", ""), report=exp["report"], seeds=seeds,
+        default_preset=default_preset, figures=_figure_kinds(exp, ["panels"], name), sweep=sweep, config=config,
+        per_method=per_method, presets=presets, path=path, runs_of=exp["name"], claims=[],
+    )
+    every_run = [cfg for preset in presets for cfg in spec.expand(preset, seeds=1)]  # validated now, not mid-sweep
+    spec.claims.extend(parse_claims(raw.get("claims"), name, every_run, list(sweep)))
+    return spec
+
+
+def _check_experiment(exp: dict[str, Any], name: str) -> None:
     _reject_unknown(exp, EXPERIMENT_KEYS, f"{name} [experiment]")
     for key in ("name", "title", "report"):
         if not isinstance(exp.get(key), str):
@@ -154,17 +182,11 @@ def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) ->
                         "(it names a folder of the run store)")
     if exp["report"] not in REPORT_KINDS:
         raise UserError(f"{name} [experiment]: report must be one of {', '.join(REPORT_KINDS)}")
-    if exp.get("reference"):
-        from ignbench.resources import shipped
+    if exp.get("reference") and not (shipped("paper") / exp["reference"]).is_file():
+        raise UserError(f"{name} [experiment]: reference {exp['reference']!r} is not a table of {shipped('paper')}")
 
-        if not (shipped("paper") / exp["reference"]).is_file():
-            raise UserError(f"{name} [experiment]: reference {exp['reference']!r} is not a table of "
-                            f"{shipped('paper')}")
-    if "same_runs_as" in exp:
-        return _sharing_spec(raw, exp, path, _chain + (exp["name"],))
-    seeds = exp.get("seeds", 1)
-    _check_seeds(seeds, f"{name} [experiment]")
 
+def _parse_sweep(raw: dict[str, Any], name: str) -> dict[str, list]:
     sweep = _table(raw, "sweep", name)
     check_keys(sweep, f"{name} [sweep]")
     for key, values in sweep.items():
@@ -175,9 +197,10 @@ def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) ->
         sweep[key] = [coerce_floats({key: v})[key] for v in values]
         for v in sweep[key]:
             check_type(key, v, f"{name} [sweep]")
+    return sweep
 
-    config = _table(raw, "config", name, required=False)
-    check_keys(config, f"{name} [config]")
+
+def _parse_per_method(raw: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
     per_method = _table(raw, "per_method", name, required=False)
     for method, block in per_method.items():
         if not isinstance(block, dict):
@@ -188,43 +211,43 @@ def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[str, ...] = ()) ->
         if recipe is not None and recipe not in IGN_RECIPES:
             raise UserError(f"{name} [per_method.{method}]: unknown recipe {recipe!r}")
         check_keys({k: v for k, v in block.items() if k != "recipe"}, f"{name} [per_method.{method}]")
+    return per_method
+
+
+def _parse_presets(raw: dict[str, Any], sweep: dict[str, list], name: str) -> dict[str, dict[str, Any]]:
     presets = _table(raw, "presets", name, required=False)
     if not presets:
         raise UserError(f"{name}: needs at least one [presets.<name>] table")
     for preset, block in presets.items():
+        where = f"{name} [presets.{preset}]"
         if not isinstance(block, dict):
-            raise UserError(f"{name} [presets.{preset}]: must be a table")
-        check_keys({k: v for k, v in block.items() if k not in PRESET_ONLY}, f"{name} [presets.{preset}]")
-        per_method_sizes = block.get("per_method", {})
-        if not isinstance(per_method_sizes, dict):
-            raise UserError(f"{name} [presets.{preset}.per_method]: must be a table")
-        for method, sizes in per_method_sizes.items():
-            where = f"{name} [presets.{preset}.per_method.{method}]"
-            if method not in METHODS:
-                raise UserError(f"{where}: unknown method {method!r}")
-            if not isinstance(sizes, dict):
-                raise UserError(f"{where}: must be a table")
-            check_keys(sizes, where)
+            raise UserError(f"{where}: must be a table")
+        check_keys({k: v for k, v in block.items() if k not in PRESET_ONLY}, where)
+        _check_method_sizes(block.get("per_method", {}), where)
         if "seeds" in block:
-            _check_seeds(block["seeds"], f"{name} [presets.{preset}]")
+            check_seeds(block["seeds"], where)
         if "cells" in block:
-            _check_cells(block["cells"], sweep, f"{name} [presets.{preset}]")
-    figure_kinds = exp.get("figures", ["panels"])
+            _check_cells(block["cells"], sweep, where)
+    return presets
+
+
+def _check_method_sizes(per_method_sizes: Any, where: str) -> None:
+    if not isinstance(per_method_sizes, dict):
+        raise UserError(f"{where[:-1]}.per_method]: must be a table")
+    for method, sizes in per_method_sizes.items():
+        here = f"{where[:-1]}.per_method.{method}]"
+        if method not in METHODS:
+            raise UserError(f"{here}: unknown method {method!r}")
+        if not isinstance(sizes, dict):
+            raise UserError(f"{here}: must be a table")
+        check_keys(sizes, here)
+
+
+def _figure_kinds(exp: dict[str, Any], default: list[str], name: str) -> list[str]:
+    figure_kinds = exp.get("figures", default)
     if not isinstance(figure_kinds, list) or any(k not in LOWDIM_FIGURE_KINDS for k in figure_kinds):
         raise UserError(f"{name} [experiment]: figures must be a list of {', '.join(LOWDIM_FIGURE_KINDS)}")
-    default_preset = exp.get("default_preset", "paper")
-    if default_preset not in presets:
-        raise UserError(f"{name} [experiment]: default_preset {default_preset!r} is not a preset")
-
-    spec = Spec(
-        name=exp["name"], title=exp["title"], paper=exp.get("paper", ""),
-        reference=exp.get("reference", ""), report=exp["report"], seeds=seeds,
-        default_preset=default_preset, figures=figure_kinds, sweep=sweep, config=config, per_method=per_method,
-        presets=presets, path=path, runs_of=exp["name"], claims=[],
-    )
-    every_run = [cfg for preset in presets for cfg in spec.expand(preset, seeds=1)]  # validated now, not mid-sweep
-    spec.claims.extend(parse_claims(raw.get("claims"), name, every_run, list(sweep)))
-    return spec
+    return figure_kinds
 
 
 def _check_cells(cells: Any, sweep: dict[str, list], where: str) -> None:
@@ -234,8 +257,8 @@ def _check_cells(cells: Any, sweep: dict[str, list], where: str) -> None:
     for i, cell in enumerate(cells, start=1):
         here = f"{where} cell {i}"
         seeds = cell.get("seeds")
-        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 2:
-            raise UserError(f"{here}: seeds must be an integer of at least 2 (a cell's rate needs seeds), "
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or not 2 <= seeds <= MAX_SEEDS:
+            raise UserError(f"{here}: seeds must be an integer in [2, {MAX_SEEDS}] (a cell's rate needs seeds), "
                             f"got {seeds!r}")
         for key, value in cell.items():
             if key == "seeds":
@@ -246,12 +269,15 @@ def _check_cells(cells: Any, sweep: dict[str, list], where: str) -> None:
                 raise UserError(f"{here}: {key} = {value!r} is not one of the swept levels {sweep[key]}")
 
 
-def _check_seeds(seeds: Any, where: str) -> None:
-    if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds <= 0:
-        raise UserError(f"{where}: seeds must be a positive integer, got {seeds!r}")
+MAX_SEEDS = 1000  # more seeds than any study here needs, and a plan that still costs in seconds
 
 
-def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path, chain: tuple[str, ...]) -> Spec:
+def check_seeds(seeds: Any, where: str) -> None:
+    if isinstance(seeds, bool) or not isinstance(seeds, int) or not 0 < seeds <= MAX_SEEDS:
+        raise UserError(f"{where}: seeds must be an integer in [1, {MAX_SEEDS}], got {seeds!r}")
+
+
+def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path, chain: tuple[Path, ...]) -> Spec:
     """A spec that reports another spec's runs differently (NAIGN Table 2 scores the models of Table 1)."""
     own = sorted((set(raw) - {"experiment", "claims"}) | (set(exp) & {"seeds", "default_preset"}))
     if own:
@@ -260,9 +286,11 @@ def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path, chain: t
     target = exp["same_runs_as"]
     if not isinstance(target, str):
         raise UserError(f"{path.name} [experiment]: same_runs_as must be a spec name")
-    if target in chain:
-        raise UserError(f"{path.name} [experiment]: same_runs_as cycle {' -> '.join((*chain, target))}")
-    base = load_spec(target, chain)
+    target_path = spec_path(target).resolve()
+    if target_path in chain:  # cycles by resolved file: a name, a path to itself, or a loop of paths
+        names = " -> ".join(p.name for p in (*chain, target_path))
+        raise UserError(f"{path.name} [experiment]: same_runs_as cycle {names}")
+    base = load_spec(str(target_path), chain)
     if base.runs_of != base.name:
         raise UserError(f"{path.name}: same_runs_as must name a spec with its own runs, not {base.name!r}")
     select = exp.get("select", {})
@@ -275,9 +303,7 @@ def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path, chain: t
         if not isinstance(values, list) or not values or any(v not in base.sweep[key] for v in values):
             raise UserError(f"{path.name} [experiment]: select {key} must list values swept by {target!r} "
                             f"({base.sweep[key]})")
-    figure_kinds = exp.get("figures", base.figures)
-    if not isinstance(figure_kinds, list) or any(k not in LOWDIM_FIGURE_KINDS for k in figure_kinds):
-        raise UserError(f"{path.name} [experiment]: figures must be a list of {', '.join(LOWDIM_FIGURE_KINDS)}")
+    figure_kinds = _figure_kinds(exp, base.figures, path.name)
     spec = Spec(
         name=exp["name"], title=exp["title"], paper=exp.get("paper", ""), reference=exp.get("reference", ""),
         report=exp["report"], seeds=base.seeds, default_preset=base.default_preset, figures=figure_kinds,

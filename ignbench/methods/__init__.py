@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ignbench import objectives
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
+from ignbench.methods import objectives
 
 Terms = dict[str, torch.Tensor]
 
@@ -56,6 +57,14 @@ METHODS: dict[str, Method] = {
     "naign-": Method("naign-", "NAIGN-", True, _naign_terms(False), objectives.naign_loss, grad_passes=2),
 }
 LABELS = {name: m.label for name, m in METHODS.items()}
+
+
+def check_method(cfg: RunConfig, source: str) -> None:
+    """The method-specific rules of a run's config (a one-line UserError naming the field)."""
+    if cfg.method not in METHODS:
+        raise UserError(f"{source}: method = {cfg.method!r} is not one of {', '.join(METHODS)}")
+    if METHODS[cfg.method].imle and cfg.resolved_imle_m <= 0:
+        raise UserError(f"{source}: IMLE needs M > 0 (imle_m or imle_m_factor)")
 
 
 def method_order(name: str) -> int:

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import torch
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
 from ignbench.data import Data
-from ignbench.errors import UserError
-from ignbench.lock import is_stale, read_lock
 from ignbench.methods import METHODS
 from ignbench.spec import Spec
 from ignbench.store import FAILED, State, Store
+from ignbench.store.lock import is_stale, read_lock
 from ignbench.train import stack_groups
 
 TIMED_STEPS = 3  # at least this many steps per timing round ...
@@ -138,7 +138,7 @@ def timing_data(cfg: RunConfig, notes: set[str]) -> Data:
 def _time_steps(group: list[RunConfig], replay_prob: float, notes: set[str]) -> float:
     """Seconds per step of the group's trainer with every step searching (0) or replaying (1)."""
     from ignbench.train import pick_device
-    from ignbench.trainer import Trainer
+    from ignbench.train.trainer import Trainer
 
     cfgs = [c.replace(replay_prob=replay_prob, curve_every=0) for c in group]
     trainer = Trainer(cfgs, [timing_data(c, notes) for c in cfgs], pick_device())
@@ -160,7 +160,7 @@ def _time_evaluation(cfg: RunConfig, notes: set[str]) -> float | None:
     None when it cannot run here (FID without the InceptionV3 weights)."""
     from ignbench.evaluate import evaluate_run
     from ignbench.train import pick_device
-    from ignbench.trainer import Trainer
+    from ignbench.train.trainer import Trainer
 
     scale = 10
     small = cfg.replace(eval_n_samples=max(50, cfg.eval_n_samples // scale),
@@ -180,7 +180,7 @@ def _time_curve_point(cfg: RunConfig, notes: set[str]) -> float:
     """Seconds of one point of the training curve, timed as it runs (it is small: `curve_n_samples` samples)."""
     from ignbench.evaluate import Curve
     from ignbench.train import pick_device
-    from ignbench.trainer import Trainer
+    from ignbench.train.trainer import Trainer
 
     trainer = Trainer([cfg], [timing_data(cfg, notes)], pick_device())
     member = trainer.members[0]

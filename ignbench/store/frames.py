@@ -1,20 +1,14 @@
-"""Tidy frames of results for exactly the runs of a plan (spec x preset x seeds), never whatever else is stored.
-
-    import ignbench
-    df = ignbench.load_results("table1", preset="cpu")     # one row per run x BatchNorm mode x application x metric
-    df[df.metric == "fld"].groupby(["bn_mode", "method", "application"]).value.agg(["mean", "std", "count"])
-"""
+"""Tidy frames of results for exactly the runs of a plan (spec x preset x seeds), never whatever else is stored
+(`ignbench.load_results` reads a spec's plan through them)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 
-from ignbench.config import RunConfig
-from ignbench.lock import is_stale, read_lock
+from ignbench.core.config import RunConfig
 from ignbench.methods import METHODS
-from ignbench.store import DEFAULT_ROOT, State, Store, parse_state, read_metrics
+from ignbench.store import State, Store, parse_state, read_metrics
+from ignbench.store.lock import is_stale, read_lock
 
 RUN_COLUMNS = ["experiment", "preset", "run_id", "eval_id", "method", "dataset", "seed", "state", "M"]
 
@@ -69,21 +63,3 @@ def unplanned_runs(experiment: str, planned: set[str], store: Store) -> list[tup
     """(run id, config, state) of stored runs of an experiment that are not in the plan."""
     return [(rd.path.name, config, str(parse_state(status.get("state", State.PENDING), rd.status)))
             for rd, config, status in store.iter_runs(experiment) if rd.path.name not in planned]
-
-
-def load_results(spec: str, preset: str | None = None, seeds: int | None = None,
-                 root: Path | str = DEFAULT_ROOT) -> pd.DataFrame:
-    """The tidy results of a spec's plan (default preset and seeds unless given)."""
-    from ignbench.spec import load_spec
-
-    loaded = load_spec(spec)
-    return results_frame(loaded.expand(preset or loaded.default_preset, seeds), Store(root))
-
-
-def load_curves(spec: str, preset: str | None = None, seeds: int | None = None,
-                root: Path | str = DEFAULT_ROOT) -> pd.DataFrame:
-    """The training curves of a spec's plan."""
-    from ignbench.spec import load_spec
-
-    loaded = load_spec(spec)
-    return curves_frame(loaded.expand(preset or loaded.default_preset, seeds), Store(root))

@@ -9,8 +9,8 @@ import torch
 from torch.utils.data import Dataset
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-from ignbench.metrics import lenet
-from ignbench.metrics.frechet import frechet_distance_features
+from ignbench.evaluate.metrics import lenet
+from ignbench.evaluate.metrics.frechet import frechet_distance_features
 
 
 class Uint8Images(Dataset):

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ignbench.config import RunConfig
+from ignbench.core.config import RunConfig
 
 STAGES = {28: 2, 32: 3, 64: 4}
 

@@ -22,10 +22,11 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ignbench.config import RunConfig
-from ignbench.errors import UserError
-from ignbench.measures import MEASURES
-from ignbench.metrics.collapse import STALL_METRIC
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
+from ignbench.core.measures import MEASURES
+from ignbench.evaluate.metrics.collapse import STALL_METRIC
+from ignbench.verdict.claim import Claim, Side
 from ignbench.verdict.kinds import COVERS_ALL, DROPS_MODE, KINDS, REBOUND, STALLS, ClaimKind
 
 CLAIM_KEYS = {"id", "text", "source", "kind", "metric", "application", "dataset", "a", "b", "margin", "threshold",
@@ -33,46 +34,6 @@ CLAIM_KEYS = {"id", "text", "source", "kind", "metric", "application", "dataset"
 SIDE_KEYS = {"method", "application"}
 DEFAULT_METRIC = {COVERS_ALL: "modes_covered", DROPS_MODE: "modes_covered", STALLS: STALL_METRIC}
 STRING_KEYS = ("text", "source", "paper", "application", "dataset", "sweep")
-
-
-@dataclass(frozen=True)
-class Side:
-    method: str
-    application: str
-    where: tuple[tuple[str, Any], ...] = ()  # swept fields pinned to one value
-
-    def describe(self) -> str:
-        pins = "".join(f", {k} = {v:g}" if isinstance(v, float) else f", {k} = {v}" for k, v in self.where)
-        return f"{self.method} {self.application}{pins}"
-
-
-@dataclass(frozen=True)
-class Claim:
-    id: str
-    text: str
-    kind: str
-    metric: str
-    a: Side
-    b: Side | None = None
-    dataset: str | None = None
-    margin: float = math.nan
-    threshold: float = math.nan
-    sweep: str = ""
-    source: str = ""
-    paper: str = ""
-    share: float = 0.5
-
-    @property
-    def higher_is_better(self) -> bool:
-        return MEASURES[self.metric].higher_is_better
-
-    @property
-    def spec_kind(self) -> ClaimKind:
-        return KINDS[self.kind]
-
-    @property
-    def sides(self) -> list[Side]:
-        return [self.a] if self.b is None else [self.a, self.b]
 
 
 @dataclass(frozen=True)

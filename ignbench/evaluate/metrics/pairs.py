@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import torch
 
-from ignbench.metrics.screen import BLOCK_ENTRIES, ieee_float32_products
+from ignbench.evaluate.metrics.screen import BLOCK_ENTRIES, ieee_float32_products
 
 BATCH_BYTES = 1 << 20  # per buffer of gathered rows: it stays in cache
 DENSE_SHARE = 1 / 16  # a row with pairs to this share of the other side's rows or more gets them from a product

@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from ignbench.checks import require_type, type_ok
-from ignbench.errors import UserError
+from ignbench.core.checks import require_type, type_ok
+from ignbench.core.errors import UserError
 
 IMAGE_DATASETS = ("mnist", "mnist-5k", "celeba", "ffhq-100", "lfw-100")
 RGB_DATASETS = ("celeba", "ffhq-100")
@@ -168,64 +168,79 @@ class RunConfig:
         return cfg
 
     def validate(self, source: str = "config") -> None:
-        """Raise UserError naming the first bad field."""
+        """Raise UserError naming the first bad field (method-specific rules: `ignbench.methods.check_method`)."""
         for f in fields(self):
             check_type(f.name, getattr(self, f.name), source)
-        from ignbench.methods import METHODS
+        _check_choices(self, source)
+        _check_numbers(self, source)
+        _check_combinations(self, source)
 
-        choices = {
-            "method": tuple(METHODS), "dataset": DATASETS, "distance": DISTANCES, "prior": PRIORS,
-            "optimizer": OPTIMIZERS, "eval_kind": EVAL_KINDS,
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise UserError(f"{source}: {name} = {getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        for f in fields(self):
-            value = getattr(self, f.name)
-            values = value if isinstance(value, list) else [value]
-            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
-                raise UserError(f"{source}: {f.name} must be finite, got {value}")
-        positive = ("steps", "batch_size", "eval_n_samples", "eval_n_real", "imle_chunk", "hidden", "model_width",
-                    "latent_dim", "image_size", "replay_capacity", "curve_n_samples", "eval_batch", "prdc_k",
-                    "fk_samples", "grid_points", "projection_points", "lr", "coverage_radius", "ood_noise_sigma",
-                    "interp_pairs", "arithmetic_triplets")
-        for name in positive:
-            if getattr(self, name) <= 0:
-                raise UserError(f"{source}: {name} must be positive, got {getattr(self, name)}")
-        non_negative = ("seed", "warmup_steps", "imle_m", "imle_m_factor", "tight_clamp", "weight_decay", "w_rec",
-                        "w_idem", "w_tight", "curve_every", "eval_seed", "degradation_seed", "blur_sigma",
-                        "noise_sigma", "near_threshold")
-        for name in non_negative:
-            if getattr(self, name) < 0:
-                raise UserError(f"{source}: {name} must be >= 0, got {getattr(self, name)}")
-        for name in ("replay_prob", "salt_pepper_fraction", "line_prob", "mode_share", "copy_ratio"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise UserError(f"{source}: {name} must lie in [0, 1], got {getattr(self, name)}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise UserError(f"{source}: betas must be two numbers in [0, 1), got {self.betas}")
-        if not self.fk_steps or any(k < 1 for k in self.fk_steps):
-            raise UserError(f"{source}: fk_steps must be a non-empty list of integers >= 1, got {self.fk_steps}")
-        if self.image_size not in (28, 32, 64):
-            raise UserError(f"{source}: image_size must be 28, 32 or 64, got {self.image_size}")
-        if METHODS[self.method].imle and self.resolved_imle_m <= 0:
-            raise UserError(f"{source}: IMLE needs M > 0 (imle_m or imle_m_factor)")
-        if self.prior == "fft" and not self.image:
-            raise UserError(f"{source}: prior 'fft' needs an image dataset, not {self.dataset!r}")
-        if self.interp_steps < 3:
-            raise UserError(f"{source}: interp_steps must be at least 3, got {self.interp_steps}")
-        if self.sketch_kernel < 1 or self.sketch_kernel % 2 == 0:
-            raise UserError(f"{source}: sketch_kernel must be a positive odd integer, got {self.sketch_kernel}")
-        if self.curve_every and self.eval_kind == "fewshot":
-            raise UserError(f"{source}: curve_every needs a generation or lowdim evaluation, not fewshot")
-        if self.eval_projector and not self.image:
-            raise UserError(f"{source}: eval_projector needs an image dataset, not {self.dataset!r}")
-        if self.channels > 1 and self.eval_kind == "generation" and not self.eval_fid:
-            raise UserError(f"{source}: {self.dataset} is scored by FID (InceptionV3): set eval_fid = true")
-        if self.eval_fid and not self.image:
-            raise UserError(f"{source}: eval_fid needs an image dataset, not {self.dataset!r}")
-        expected_kind = ("fewshot" if self.dataset in FEW_SHOT_DATASETS else "generation") if self.image else "lowdim"
-        if self.eval_kind != expected_kind:
-            raise UserError(f"{source}: eval_kind {self.eval_kind!r} does not fit dataset {self.dataset!r}")
+
+CHOICES = {"dataset": DATASETS, "distance": DISTANCES, "prior": PRIORS, "optimizer": OPTIMIZERS,
+           "eval_kind": EVAL_KINDS}
+# (lower bound, inclusive?) and a sane upper bound of every numeric field: a spec with 1e15 steps or a batch of
+# 2**63 is a typo, refused when it loads, not a job that runs for ever or a traceback.
+BIG = 10**6
+RANGES: dict[str, tuple[float, bool, float]] = {
+    **{name: (0, False, top) for name, top in (
+        ("steps", 10**7), ("batch_size", 65536), ("eval_n_samples", BIG), ("eval_n_real", BIG), ("imle_chunk", BIG),
+        ("hidden", 16384), ("model_width", 1024), ("latent_dim", 16384), ("image_size", 64),
+        ("replay_capacity", 10**5), ("curve_n_samples", BIG), ("eval_batch", 65536), ("prdc_k", 1000),
+        ("fk_samples", 10**5), ("grid_points", 10**7), ("projection_points", BIG), ("lr", 10.0),
+        ("coverage_radius", 1e6), ("ood_noise_sigma", 100.0), ("interp_pairs", 10**4), ("arithmetic_triplets", 10**5),
+        ("interp_steps", 1000), ("sketch_kernel", 1001))},
+    **{name: (0, True, top) for name, top in (
+        ("seed", 2**31), ("warmup_steps", 10**7), ("imle_m", 10**7), ("imle_m_factor", 10**4), ("tight_clamp", 1e6),
+        ("weight_decay", 1e3), ("w_rec", 1e6), ("w_idem", 1e6), ("w_tight", 1e6), ("curve_every", 10**7),
+        ("eval_seed", 2**31), ("degradation_seed", 2**31), ("blur_sigma", 100.0), ("noise_sigma", 100.0),
+        ("near_threshold", 1e6))},
+    **{name: (0, True, 1.0) for name in ("replay_prob", "salt_pepper_fraction", "line_prob", "mode_share",
+                                         "copy_ratio")},
+}
+
+
+def _check_choices(cfg: RunConfig, source: str) -> None:
+    for name, allowed in CHOICES.items():
+        if getattr(cfg, name) not in allowed:
+            raise UserError(f"{source}: {name} = {getattr(cfg, name)!r} is not one of {', '.join(allowed)}")
+
+
+def _check_numbers(cfg: RunConfig, source: str) -> None:
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        if any(isinstance(v, float) and not math.isfinite(v) for v in (value if isinstance(value, list) else [value])):
+            raise UserError(f"{source}: {f.name} must be finite, got {value}")
+    for name, (low, inclusive, high) in RANGES.items():
+        value = getattr(cfg, name)
+        if value < low or (value == low and not inclusive) or value > high:
+            bracket = "[" if inclusive else "("
+            top = f"{high:,}" if isinstance(high, int) else f"{high:g}"
+            raise UserError(f"{source}: {name} must lie in {bracket}{low:g}, {top}], got {value}")
+    if len(cfg.betas) != 2 or not all(0.0 <= b < 1.0 for b in cfg.betas):
+        raise UserError(f"{source}: betas must be two numbers in [0, 1), got {cfg.betas}")
+    if not cfg.fk_steps or any(k < 1 or k > 10**5 for k in cfg.fk_steps):
+        raise UserError(f"{source}: fk_steps must be a non-empty list of integers in [1, 100000], got {cfg.fk_steps}")
+    if cfg.image_size not in (28, 32, 64):
+        raise UserError(f"{source}: image_size must be 28, 32 or 64, got {cfg.image_size}")
+    if cfg.interp_steps < 3:
+        raise UserError(f"{source}: interp_steps must be at least 3, got {cfg.interp_steps}")
+    if cfg.sketch_kernel % 2 == 0:
+        raise UserError(f"{source}: sketch_kernel must be a positive odd integer, got {cfg.sketch_kernel}")
+
+
+def _check_combinations(cfg: RunConfig, source: str) -> None:
+    """Fields that must agree with the dataset and with each other."""
+    needs_images = [name for name, on in (("prior 'fft'", cfg.prior == "fft"), ("eval_projector", cfg.eval_projector),
+                                          ("eval_fid", cfg.eval_fid)) if on]
+    if needs_images and not cfg.image:
+        raise UserError(f"{source}: {needs_images[0]} needs an image dataset, not {cfg.dataset!r}")
+    if cfg.curve_every and cfg.eval_kind == "fewshot":
+        raise UserError(f"{source}: curve_every needs a generation or lowdim evaluation, not fewshot")
+    if cfg.channels > 1 and cfg.eval_kind == "generation" and not cfg.eval_fid:
+        raise UserError(f"{source}: {cfg.dataset} is scored by FID (InceptionV3): set eval_fid = true")
+    expected_kind = ("fewshot" if cfg.dataset in FEW_SHOT_DATASETS else "generation") if cfg.image else "lowdim"
+    if cfg.eval_kind != expected_kind:
+        raise UserError(f"{source}: eval_kind {cfg.eval_kind!r} does not fit dataset {cfg.dataset!r}")
 
 
 FIELDS = {f.name: f for f in fields(RunConfig)}

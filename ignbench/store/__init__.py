@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import tempfile
@@ -25,9 +24,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ignbench.config import RunConfig
-from ignbench.errors import UserError
-from ignbench.lock import is_stale, read_lock
+from ignbench.core.config import RunConfig
+from ignbench.core.errors import UserError
+from ignbench.core.serial import torch_bytes
+from ignbench.store.lock import is_stale, read_lock
 
 DEFAULT_ROOT = Path("results/runs")
 
@@ -73,14 +73,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
-
-
-def torch_bytes(obj: Any) -> bytes:
-    import torch  # lazy: `ignbench.load_results` should not pay for importing torch
-
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    return buffer.getvalue()
 
 
 def read_json(path: Path, kind: type = dict) -> Any:
@@ -268,7 +260,7 @@ def read_metrics(ed: EvalDir) -> dict[str, dict[str, dict[str, float | None]]]:
 
 
 def _eval_fields() -> frozenset[str]:
-    from ignbench.config import EVAL, FIELDS
+    from ignbench.core.config import EVAL, FIELDS
 
     return frozenset(name for name, f in FIELDS.items() if f.metadata["group"] == EVAL)
 

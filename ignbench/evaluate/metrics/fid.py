@@ -17,9 +17,9 @@ import torch
 from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-from ignbench.errors import UserError
-from ignbench.metrics.fld import Uint8Images
-from ignbench.metrics.frechet import frechet_distance_features
+from ignbench.core.errors import UserError
+from ignbench.evaluate.metrics.fld import Uint8Images
+from ignbench.evaluate.metrics.frechet import frechet_distance_features
 
 EXTRACTOR_NAME = "inception-v3-compat"
 FEATURE_LAYER = "2048"
