@@ -73,6 +73,12 @@ def test_no_import_cycle_between_modules():
     assert not cycles, "\n".join(cycles)
 
 
+def test_training_does_not_call_evaluation():
+    """The job function (launch.job) composes "train, then evaluate"; training gets its scoring handed in."""
+    train = {m: t for m, t in _graph().items() if _stage(m) == "train"}
+    assert not [f"{m} -> {t}" for m, targets in train.items() for t in targets if _stage(t) == "evaluate"]
+
+
 def test_ruff_keeps_functions_small():
     config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())["tool"]["ruff"]["lint"]
     assert "C901" in config["select"] and config["mccabe"]["max-complexity"] == 12

@@ -12,8 +12,8 @@ import torch
 from conftest import small_config
 from ignbench import methods
 from ignbench.data import load_data
+from ignbench.launch.job import run_runs
 from ignbench.store import Store
-from ignbench.train import run_runs
 from ignbench.train.trainer import Trainer
 
 PINNED_RUN_ID = "cadf25e1b42b"  # small_config(method="ign", dataset="2moons", seed=3), computed when ids were defined

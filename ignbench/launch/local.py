@@ -15,8 +15,9 @@ import torch
 from tqdm.auto import tqdm
 
 from ignbench.core.config import RunConfig
+from ignbench.launch.job import run_group, run_runs
 from ignbench.store import Store
-from ignbench.train import run_group, run_runs, stack_groups
+from ignbench.train import stack_groups
 
 _BAR_ROW: int | None = None  # the terminal row of this worker's progress bar (the parent's bar of groups is row 0)
 

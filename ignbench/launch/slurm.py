@@ -43,7 +43,7 @@ class SlurmRun(submitit.helpers.Checkpointable):
 
     def __call__(self, configs: list[dict], store_root: str, data_root: str | None, checkpoint_every: int,
                  restart_corrupt: bool = False, evaluate_only: bool = False) -> dict[str, str]:
-        from ignbench.train import run_group
+        from ignbench.launch.job import run_group
 
         cfgs = [RunConfig.from_dict(c) for c in configs]
         env = submitit.JobEnvironment()

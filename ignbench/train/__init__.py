@@ -20,7 +20,9 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from tqdm.auto import tqdm
@@ -28,12 +30,27 @@ from tqdm.auto import tqdm
 from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
 from ignbench.data import Data, load_data
-from ignbench.evaluate import Curve, evaluate_run
+from ignbench.methods.noise import Prior
 from ignbench.store import EVAL_FIELDS, FAILED, RunDir, State, Store, atomic_write_bytes, write_eval
 from ignbench.store.lock import RunLock
 from ignbench.train.trainer import Trainer
 
 DEFAULT_CHECKPOINT_EVERY = 500
+
+
+class Recorder(Protocol):
+    """Measures a model during training: (bn_mode, metric, value) rows for the model as it is now."""
+
+    def point(self, model: torch.nn.Module) -> list[tuple[str, str, float]]: ...
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """What training hands its models to, composed by the job function (`ignbench.launch.job`): the recorder of a
+    run's training curve, and the final evaluation (metrics and the bytes of its files)."""
+
+    curve: Callable[[RunConfig, Data, Prior], Recorder]
+    evaluate: Callable[[RunConfig, torch.nn.Module, Data, Prior], tuple[dict, dict[str, bytes]]]
 HELD = "held elsewhere"
 
 
@@ -63,11 +80,12 @@ def environment() -> dict[str, str | int]:
 
 
 class Job:
-    """One run inside `run_group`: its config, store paths, lock and data once loaded."""
+    """One run inside `run_group`: its config, store paths, lock, scoring and data once loaded."""
 
-    def __init__(self, cfg: RunConfig, store: Store):
+    def __init__(self, cfg: RunConfig, store: Store, scoring: Scoring):
         self.cfg = cfg
         self.store = store
+        self.scoring = scoring
         self.rd: RunDir = store.run_dir(cfg)
         self.lock = RunLock(self.rd.path)
         self.data: Data | None = None
@@ -111,20 +129,21 @@ def stack_groups(cfgs: list[RunConfig], max_stack: int = MAX_STACK) -> list[list
 def run_runs(cfgs: list[RunConfig], store: Store, data_root: Path | None = None,
              checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = True,
              extra_status: dict | None = None, restart_corrupt: bool = False, evaluate_only: bool = False,
-             on_step: Callable[[int], None] | None = None) -> dict[str, str]:
-    """Train (stacked where possible) and evaluate the runs, group by group; each run's final state (or HELD)."""
+             on_step: Callable[[int], None] | None = None, *, scoring: Scoring) -> dict[str, str]:
+    """Train (stacked where possible) and score the runs, group by group; each run's final state (or HELD)."""
     results: dict[str, str] = {}
     groups = stack_groups(cfgs)
     for group in tqdm(groups, desc="groups", unit="group", disable=not progress or len(groups) < 2):
         results.update(run_group(group, store, data_root, checkpoint_every, progress, extra_status,
-                                 restart_corrupt, evaluate_only, on_step))
+                                 restart_corrupt, evaluate_only, on_step, scoring=scoring))
     return results
 
 
 def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None,
               checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY, progress: bool = True,
               extra_status: dict | None = None, restart_corrupt: bool = False, evaluate_only: bool = False,
-              on_step: Callable[[int], None] | None = None, bar_row: int | None = None) -> dict[str, str]:
+              on_step: Callable[[int], None] | None = None, bar_row: int | None = None, *,
+              scoring: Scoring) -> dict[str, str]:
     """Lock the runs of one stack group, then train and evaluate those this process got.
 
     evaluate_only: score finished runs again from their final checkpoints, and leave every other run alone.
@@ -134,7 +153,7 @@ def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None
     with ExitStack() as locks:
         jobs = []
         for cfg in cfgs:
-            job = Job(cfg, store)
+            job = Job(cfg, store, scoring)
             if not job.lock.acquire():
                 results[cfg.run_id] = HELD
                 continue
@@ -200,7 +219,7 @@ def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
         trainer = Trainer([j.cfg for j in jobs], [j.data for j in jobs], pick_device())
         if jobs[0].checkpoint is not None:
             trainer.load_member_states([j.checkpoint for j in jobs])
-        curves = {j.cfg.run_id: Curve(j.cfg, j.data, trainer.members[e].prior)
+        curves = {j.cfg.run_id: j.scoring.curve(j.cfg, j.data, trainer.members[e].prior)
                   for e, j in enumerate(jobs) if j.cfg.curve_every}
     except Exception as exc:  # noqa: BLE001
         return {job.cfg.run_id: job.fail(exc) for job in jobs}
@@ -243,7 +262,7 @@ def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
     return results
 
 
-def _after_step(job: Job, trainer: Trainer, e: int, row: dict, curve: Curve | None, log_every: int,
+def _after_step(job: Job, trainer: Trainer, e: int, row: dict, curve: Recorder | None, log_every: int,
                 checkpoint_every: int) -> None:
     """Log, record the curve and checkpoint member e when their turn comes."""
     member, step, steps = trainer.members[e], trainer.step_done, job.cfg.steps
@@ -267,7 +286,7 @@ def _diverge(job: Job, log: list[dict], row: dict) -> str:
 
 
 def _finish(job: Job, model: torch.nn.Module, prior) -> str:
-    metrics, files = evaluate_run(job.cfg, model, job.data, prior)
+    metrics, files = job.scoring.evaluate(job.cfg, model, job.data, prior)
     write_eval(job.store.eval_dir(job.cfg), job.cfg, metrics, files)
     job.status(state=State.DONE, step=job.cfg.steps, finished=time.time(), error=None)
     return State.DONE
