@@ -117,17 +117,43 @@ def main(spec_dirs: tuple[Path, ...]) -> None:
 
 
 @main.command("list")
-def list_cmd() -> None:
-    """List the experiments with their presets and number of claims."""
+@click.option("--plugins", "show_plugins", is_flag=True,
+              help="List the installed methods, metrics, datasets and claim kinds, and the package of each.")
+def list_cmd(show_plugins: bool) -> None:
+    """List the experiments with their presets and number of claims (or, with --plugins, what is installed)."""
+    if show_plugins:
+        _list_plugins()
+        return
     from ignbench.spec import available_experiments, load_spec
 
     names = available_experiments()
     width = max(map(len, names), default=0) + 2
     for name in names:
-        spec = load_spec(name)
+        try:
+            spec = load_spec(name)
+        except UserError as exc:  # one broken spec in a folder must not hide the others
+            click.echo(f"warning: {name} does not load: {exc}", err=True)
+            continue
         shared = f"  (reports the runs of {spec.runs_of})" if spec.runs_of != spec.name else ""
         click.echo(f"{name:<{width}}{spec.title}  [presets: {', '.join(spec.preset_names())}; "
                    f"{len(spec.claims)} claims]{shared}")
+
+
+def _list_plugins() -> None:
+    """Every entry of every plugin group: name, package and version, and whether it loaded."""
+    from ignbench.core import plugins
+    from ignbench.core.config import datasets
+    from ignbench.core.measures import MEASURES  # noqa: F401 - loads the metrics group
+    from ignbench.methods import METHODS  # noqa: F401 - loads the methods group
+    from ignbench.verdict.kinds import KINDS  # noqa: F401 - loads the claim kinds group
+
+    datasets()
+    for kind in plugins.GROUPS:
+        entries = plugins.plugins(kind)
+        click.echo(f"{plugins.GROUPS[kind]} ({len([e for e in entries if not e.problem])} loaded):")
+        for e in entries:
+            state = f"LEFT OUT: {e.problem}" if e.problem else "ok"
+            click.echo(f"  {e.name:<18} {e.package} {e.version:<10} {e.target}  {state}")
 
 
 @main.command("show-config")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from ignbench.core.config import FEW_SHOT_DATASETS, IMAGE_DATASETS, RunConfig
+from ignbench.core.config import RunConfig, dataset_entry
 
 MINI_SPEC = """
 [experiment]
@@ -38,9 +38,10 @@ def small_config(**overrides) -> RunConfig:
                 batch_size=8, model_width=8, latent_dim=16, eval_n_samples=32, eval_n_real=32,
                 imle_chunk=16, replay_capacity=4, fk_steps=[1, 2, 3], fk_samples=16)
     base.update(overrides)
-    if base["dataset"] in FEW_SHOT_DATASETS:
+    kind = dataset_entry(base["dataset"]).kind
+    if kind == "fewshot":
         base.setdefault("eval_kind", "fewshot")
-    elif base["dataset"] not in IMAGE_DATASETS:
+    elif kind == "lowdim":
         base.setdefault("eval_kind", "lowdim")
         base.setdefault("distance", "l2")
         base.setdefault("hidden", 32)

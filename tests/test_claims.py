@@ -48,7 +48,7 @@ def _parse(claim: str, tmp_path):
     (GOOD.replace('a = "naign"', 'a = "gan"'), "unknown method 'gan'"),
     (GOOD + '\napplication = "f(f(f(z)))"', "unknown application 'f(f(f(z)))'"),
     (GOOD.replace('a = "naign"', 'a = {method = "naign", imle_m_factor = 3.0}'), "imle_m_factor = 3.0 is not a swept"),
-    (GOOD.replace('"greater"', '"bigger"'), "kind must be one of"),
+    (GOOD.replace('"greater"', '"bigger"'), "kind = 'bigger' is not one of"),
     (GOOD.replace('b = "ign"', ''), "kind 'greater' needs 'b'"),
     (GOOD + '\ndataset = "grids"', "unknown dataset 'grids'"),
     (GOOD.replace('"greater"', '"trend"').replace('b = "ign"', 'sweep = "lr"'), "sweep 'lr' is not a swept field"),

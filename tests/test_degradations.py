@@ -9,7 +9,7 @@ import scipy.stats
 import torch
 
 from conftest import small_config
-from ignbench import degradations
+from ignbench.evaluate import degradations
 
 DEFAULTS = small_config()  # the paper's levels: blur sigma 1, noise sigma 1, 20 % salt and pepper, lines p 0.2
 

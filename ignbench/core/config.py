@@ -16,14 +16,11 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from ignbench.core import plugins
 from ignbench.core.checks import require_type, type_ok
 from ignbench.core.errors import UserError
 
-IMAGE_DATASETS = ("mnist", "mnist-5k", "celeba", "ffhq-100", "lfw-100")
-RGB_DATASETS = ("celeba", "ffhq-100")
-FEW_SHOT_DATASETS = ("ffhq-100", "lfw-100")
-TOY_DATASETS = ("trimodal", "2moons", "8gaussians", "grids", "fuzzy-2moons")
-DATASETS = IMAGE_DATASETS + TOY_DATASETS
+DATASET_KINDS = ("lowdim", "image", "fewshot")
 DISTANCES = ("l1", "l2", "mse")
 PRIORS = ("gaussian", "fft")
 OPTIMIZERS = ("adam", "adamw")
@@ -129,12 +126,12 @@ class RunConfig:
 
     @property
     def image(self) -> bool:
-        return self.dataset in IMAGE_DATASETS
+        return dataset_entry(self.dataset).kind != "lowdim"
 
     @property
     def channels(self) -> int:
-        """Image channels: 3 for the RGB face sets, else 1."""
-        return 3 if self.dataset in RGB_DATASETS else 1
+        """Image channels: 3 for RGB sets, else 1."""
+        return getattr(dataset_entry(self.dataset), "channels", 1)
 
     @functools.cached_property
     def run_id(self) -> str:
@@ -176,7 +173,7 @@ class RunConfig:
         _check_combinations(self, source)
 
 
-CHOICES = {"dataset": DATASETS, "distance": DISTANCES, "prior": PRIORS, "optimizer": OPTIMIZERS,
+CHOICES = {"distance": DISTANCES, "prior": PRIORS, "optimizer": OPTIMIZERS,
            "eval_kind": EVAL_KINDS}
 # (lower bound, inclusive?) and a sane upper bound of every numeric field: a spec with 1e15 steps or a batch of
 # 2**63 is a typo, refused when it loads, not a job that runs for ever or a traceback.
@@ -199,7 +196,32 @@ RANGES: dict[str, tuple[float, bool, float]] = {
 }
 
 
+def datasets() -> dict[str, Any]:
+    """Every registered dataset (entry points of group ignbench.datasets; the built-ins are `ignbench.data`'s
+    ToyDistribution and ImageSet objects): name -> entry, whose `kind` is lowdim, image or fewshot. The config needs
+    only those facts, so it reads them through the registry, not from the data stage."""
+    return plugins.load("datasets", _check_dataset)
+
+
+def _check_dataset(entry: Any) -> str:
+    kind = getattr(entry, "kind", None)
+    if kind not in DATASET_KINDS:
+        return f"a dataset's kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}"
+    needs = ("sample", "manifold_distance", "dim", "centers") if kind == "lowdim" else ("load", "channels")
+    missing = [a for a in needs if not hasattr(entry, a)]
+    return f"a {kind} dataset needs {', '.join(missing)}" if missing else ""
+
+
+def dataset_entry(name: str) -> Any:
+    registry = datasets()
+    if name not in registry:
+        raise plugins.unknown("datasets", name, list(registry), "dataset")
+    return registry[name]
+
+
 def _check_choices(cfg: RunConfig, source: str) -> None:
+    if cfg.dataset not in datasets():
+        raise plugins.unknown("datasets", cfg.dataset, list(datasets()), f"{source}: dataset")
     for name, allowed in CHOICES.items():
         if getattr(cfg, name) not in allowed:
             raise UserError(f"{source}: {name} = {getattr(cfg, name)!r} is not one of {', '.join(allowed)}")
@@ -238,7 +260,7 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
         raise UserError(f"{source}: curve_every needs a generation or lowdim evaluation, not fewshot")
     if cfg.channels > 1 and cfg.eval_kind == "generation" and not cfg.eval_fid:
         raise UserError(f"{source}: {cfg.dataset} is scored by FID (InceptionV3): set eval_fid = true")
-    expected_kind = ("fewshot" if cfg.dataset in FEW_SHOT_DATASETS else "generation") if cfg.image else "lowdim"
+    expected_kind = {"fewshot": "fewshot", "image": "generation", "lowdim": "lowdim"}[dataset_entry(cfg.dataset).kind]
     if cfg.eval_kind != expected_kind:
         raise UserError(f"{source}: eval_kind {cfg.eval_kind!r} does not fit dataset {cfg.dataset!r}")
 

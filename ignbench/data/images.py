@@ -16,6 +16,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,19 +51,32 @@ def load_images(name: str, size: int, data_root: Path | None) -> tuple[torch.Ten
     return train, test
 
 
+@dataclass(frozen=True)
+class ImageSet:
+    """An image dataset: `load(size, data_root)` gives (train images, train labels, test images, test labels), images
+    (N, channels, size, size) in [-1, 1]. A few-shot set is scored against its own training images."""
+
+    name: str
+    channels: int
+    load: Callable[[int, Path], Labelled]
+    few_shot: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "fewshot" if self.few_shot else "image"
+
+
 @lru_cache(maxsize=4)
 def load_labelled(name: str, size: int, data_root: Path | None) -> Labelled:
-    """(train images, train labels, test images, test labels)."""
-    root = Path(data_root) if data_root else DEFAULT_DATA_ROOT
-    if name == "mnist-5k":
-        return _mnist5k(size)
-    if name in FEW_SHOT:
-        images = _lfw100(size) if name == "lfw-100" else _ffhq100(size, root / "ffhq-100")
-        labels = torch.arange(len(images))
-        return images, labels, images, labels
-    if name == "celeba":
-        return _celeba(size, root)
-    return _mnist(size, root)
+    """(train images, train labels, test images, test labels) of a registered image dataset."""
+    from ignbench.core.config import dataset_entry
+
+    return dataset_entry(name).load(size, Path(data_root) if data_root else DEFAULT_DATA_ROOT)
+
+
+def _few_shot(images: torch.Tensor) -> Labelled:
+    labels = torch.arange(len(images))
+    return images, labels, images, labels
 
 
 def _mnist5k(size: int) -> Labelled:
@@ -141,6 +156,14 @@ def _celeba(size: int, root: Path) -> Labelled:
     images = to_unit_range(pixels, size)
     labels = torch.zeros(len(images), dtype=torch.long)
     return images[split == 0], labels[split == 0], images[split == 2], labels[split == 2]
+
+
+# The built-ins, registered through the entry points of group ignbench.datasets (pyproject.toml) like a plugin's.
+MNIST = ImageSet("mnist", 1, lambda size, root: _mnist(size, root))
+MNIST_5K = ImageSet("mnist-5k", 1, lambda size, root: _mnist5k(size))
+CELEBA = ImageSet("celeba", 3, lambda size, root: _celeba(size, root))
+FFHQ_100 = ImageSet("ffhq-100", 3, lambda size, root: _few_shot(_ffhq100(size, root / "ffhq-100")), few_shot=True)
+LFW_100 = ImageSet("lfw-100", 1, lambda size, root: _few_shot(_lfw100(size)), few_shot=True)
 
 
 def _fetch_celeba(root: Path) -> None:

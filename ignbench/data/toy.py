@@ -37,6 +37,7 @@ class ToyDistribution:
     centers: torch.Tensor | None  # mixture centres (modes), or None for the moons
     sigma: float  # per-mode std (mixtures) or data noise (moons, before scaling)
     bounds: float  # half-width of the square shown in figures
+    kind = "lowdim"  # what the run config needs to know of a dataset (see ignbench.core.config.datasets)
 
     def sample(self, n: int, g: torch.Generator) -> torch.Tensor:
         """n points, drawn with (and on the device of) the generator g."""
@@ -91,16 +92,19 @@ def _eight_centers() -> torch.Tensor:
     return unit * 4.0 / math.sqrt(2)
 
 
-REGISTRY = {
-    "trimodal": ToyDistribution("trimodal", 1, torch.tensor([[-3.0], [0.0], [3.0]]), 0.3, 5.0),
-    "grids": ToyDistribution("grids", 2, _grid_centers(), 0.1, 6.0),
-    "8gaussians": ToyDistribution("8gaussians", 2, _eight_centers(), 0.5 / math.sqrt(2), 5.0),
-    "2moons": ToyDistribution("2moons", 2, None, 0.0, 3.5),
-    "fuzzy-2moons": ToyDistribution("fuzzy-2moons", 2, None, 0.1, 3.5),
-}
+# The built-ins, registered through the entry points of group ignbench.datasets (pyproject.toml) like a plugin's.
+TRIMODAL = ToyDistribution("trimodal", 1, torch.tensor([[-3.0], [0.0], [3.0]]), 0.3, 5.0)
+GRIDS = ToyDistribution("grids", 2, _grid_centers(), 0.1, 6.0)
+EIGHT_GAUSSIANS = ToyDistribution("8gaussians", 2, _eight_centers(), 0.5 / math.sqrt(2), 5.0)
+TWO_MOONS = ToyDistribution("2moons", 2, None, 0.0, 3.5)
+FUZZY_TWO_MOONS = ToyDistribution("fuzzy-2moons", 2, None, 0.1, 3.5)
 
 
 def get(name: str) -> ToyDistribution:
-    if name not in REGISTRY:
-        raise UserError(f"unknown toy dataset {name!r} (available: {', '.join(REGISTRY)})")
-    return REGISTRY[name]
+    """A registered low-dimensional dataset (a ToyDistribution, or a plugin's object with the same methods)."""
+    from ignbench.core.config import dataset_entry
+
+    entry = dataset_entry(name)
+    if entry.kind != "lowdim":
+        raise UserError(f"dataset {name!r} is not low-dimensional")
+    return entry

@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from ignbench.core.config import RunConfig
+from ignbench.core.measures import plugin_metrics
 from ignbench.core.serial import torch_bytes
 from ignbench.data import Data
-from ignbench.evaluate.degradations import degradations
+from ignbench.evaluate.degradations import degradations as table2_degradations
 from ignbench.evaluate.latent import arithmetic, interpolation_paths, path_evenness
 from ignbench.evaluate.metrics import lowdim
 from ignbench.evaluate.metrics.collapse import collapse_measures
@@ -100,7 +101,8 @@ def _image_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor, real_feats: n
     fd, features = feature_space(cfg)
     for app, images in fakes.items():
         feats = features(images)
-        out[app] = {fd: frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats, cfg.prdc_k)}
+        out[app] = {fd: frechet_distance_features(feats, real_feats), **coverage_density(real_feats, feats, cfg.prdc_k),
+                    **plugin_values(images, data.test)}
     out["f(z)"].update(collapse_measures(fz, data.test, data.train))
     if cfg.eval_fid and fd != "fid":
         real_inception = inception_features(data.test)
@@ -125,7 +127,7 @@ def _restoration(cfg: RunConfig, f, clean: torch.Tensor) -> tuple[dict, list[tor
     """
     g = torch.Generator().manual_seed(cfg.degradation_seed)
     out, columns = {}, [clean]
-    for name, degrade in degradations(cfg).items():
+    for name, degrade in table2_degradations(cfg).items():
         degraded = degrade(clean, g)
         restored = f(degraded)
         out[name] = {"mae": float((restored - clean).abs().mean()),
@@ -186,7 +188,7 @@ def _fewshot_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[di
     fx = f(train)
     out = {"f(x)": {"rec_error": float(distance(fx, train, cfg.distance).mean())}}
     for app, samples in {"f(z)": fz, "f(f(z))": ffz}.items():
-        out[app] = {**memorisation(samples, train, cfg.copy_ratio),
+        out[app] = {**memorisation(samples, train, cfg.copy_ratio), **plugin_values(samples, train),
                     **coverage_density(train.flatten(1), samples.flatten(1), cfg.prdc_k)}
     out["f(z)"].update(collapse_measures(fz, train, train))
     files = {"samples_{mode}.png": image_grid_png(train, fx, z, fz, ffz),
@@ -201,7 +203,7 @@ def _lowdim_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[dic
     fx = f(data.test)
     out = {"f(x)": {"rec_error": float(distance(fx, data.test, cfg.distance).mean())}}
     for app, samples in {"f(z)": fz, "f(f(z))": ffz}.items():
-        out[app] = coverage_density(data.test, samples, cfg.prdc_k)
+        out[app] = {**coverage_density(data.test, samples, cfg.prdc_k), **plugin_values(samples, data.test)}
         out[app]["coverage_r"] = lowdim.coverage_at_radius(data.test, samples, cfg.coverage_radius)
         if dist.centers is not None:
             out[app].update(lowdim.mode_stats(samples, dist, cfg.mode_share))
@@ -219,6 +221,11 @@ def _lowdim_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor) -> tuple[dic
                  "grid": grid, "drift": drift, "true_distance": true, "coarse": coarse,
                  "coarse_projection": f(coarse), "dataset": dist.name}
     return out, {"artifacts_{mode}.pt": torch_bytes(artifacts)}
+
+
+def plugin_values(samples: torch.Tensor, reference: torch.Tensor) -> dict[str, float]:
+    """Every plugin metric of samples against the real points (`ignbench.core.measures.Measure.compute`)."""
+    return {name: float(m.compute(samples, reference)) for name, m in plugin_metrics().items()}
 
 
 def image_grid_png(*columns: torch.Tensor, rows: int = 8) -> bytes:
@@ -286,14 +293,15 @@ def produced(cfg: RunConfig) -> dict[str, set[str]]:
     from ignbench.data.toy import get as toy
 
     out = {"f(x)": {"rec_error"}}
+    samples_also = set(plugin_metrics())
     if cfg.eval_kind == "fewshot":
         samples = {"nn_distance", "nn_ratio", "copies", "diversity", "coverage", "density"}
-        return out | {"f(z)": samples | COLLAPSE, "f(f(z))": set(samples)}
+        return out | {"f(z)": samples | COLLAPSE | samples_also, "f(f(z))": samples | samples_also}
     if cfg.image:
         fd = feature_space(cfg)[0]
         generation = {fd, "coverage", "density"} | ({"fid"} if cfg.eval_fid else set())
-        out |= {"f(z)": generation | COLLAPSE, "f(f(z))": set(generation)}
-        out |= {name: {"mae", "mae_to_degraded", "mae_input"} for name in degradations(cfg)}
+        out |= {"f(z)": generation | COLLAPSE | samples_also, "f(f(z))": generation | samples_also}
+        out |= {name: {"mae", "mae_to_degraded", "mae_input"} for name in table2_degradations(cfg)}
         out |= {f"f^{k}(z)": {"mae_to_fz", "drift", fd} for k in cfg.fk_steps}
         if cfg.eval_projector:
             out |= {f"{name}: {app}": {fd, "mae", "drift", "source_gap"} for name in ood_names(cfg.channels)
@@ -304,8 +312,8 @@ def produced(cfg: RunConfig) -> dict[str, set[str]]:
         return out
     samples = {"coverage", "density", "coverage_r"} | ({"modes_covered", "n_modes", "hq_share"}
                                         if toy(cfg.dataset).centers is not None else set())
-    return out | {"f(z)": samples | COLLAPSE, "f(f(z))": set(samples), "drift": {"corr", "mae"},
-                  "drift_near": {"corr", "mae"}}
+    return out | {"f(z)": samples | COLLAPSE | samples_also, "f(f(z))": samples | samples_also,
+                  "drift": {"corr", "mae"}, "drift_near": {"corr", "mae"}}
 
 
 def curve_metrics(cfg: RunConfig) -> set[str]:

@@ -1,4 +1,5 @@
-"""The methods, in one registry: adding a method means adding one entry here.
+"""The methods, in one registry: a method is one `Method` object, registered as an entry point of the group
+`ignbench.methods` (ignbench's own in its pyproject.toml, a researcher's in theirs; see `ignbench.core.plugins`).
 
 Each entry says how to turn a batch into its loss terms, how to weigh them, whether its step needs an IMLE
 nearest-neighbour search, how it is labelled in reports, and what one step costs (for --dry-run).
@@ -6,67 +7,62 @@ nearest-neighbour search, how it is labelled in reports, and what one step costs
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
-import torch
-from torch import nn
-
+from ignbench.core import plugins
 from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
-from ignbench.methods import objectives
+from ignbench.methods.base import Batch, Method, Terms
 
-Terms = dict[str, torch.Tensor]
-
-
-@dataclass
-class Batch:
-    """What one step of one run (or of a stacked ensemble) consumes: data x, fresh noise z, and for IMLE
-    methods the pair (x_imle, z*) found by the search or drawn from the replay buffer."""
-
-    x: torch.Tensor
-    z: torch.Tensor
-    x_imle: torch.Tensor | None = None
-    z_star: torch.Tensor | None = None
+PAPER_ORDER = ("ign", "naign", "naign-")  # tables and legends: the papers' order, then plugins by name
 
 
-@dataclass(frozen=True)
-class Method:
-    name: str
-    label: str
-    imle: bool
-    terms: Callable[[nn.Module, Batch, RunConfig], Terms]
-    loss: Callable[[Terms, RunConfig, bool], torch.Tensor]
-    grad_passes: int  # forward applications with gradients per sample and step (cost model)
+def _check(obj: Any) -> str:
+    return "" if isinstance(obj, Method) else f"not an ignbench.methods.Method but a {type(obj).__name__}"
 
 
-def _ign_terms(f: nn.Module, b: Batch, cfg: RunConfig) -> Terms:
-    return objectives.ign_terms(f, b.x, b.z, cfg)
-
-
-def _naign_terms(with_idem: bool) -> Callable[[nn.Module, Batch, RunConfig], Terms]:
-    def terms(f: nn.Module, b: Batch, cfg: RunConfig) -> Terms:
-        return objectives.naign_terms(f, b.x, b.x_imle, b.z_star, b.z, cfg, with_idem=with_idem)
-
-    return terms
-
-
-METHODS: dict[str, Method] = {
-    "ign": Method("ign", "IGN", False, _ign_terms, objectives.ign_loss, grad_passes=3),
-    "naign": Method("naign", "NAIGN", True, _naign_terms(True), objectives.naign_loss, grad_passes=6),
-    "naign-": Method("naign-", "NAIGN-", True, _naign_terms(False), objectives.naign_loss, grad_passes=2),
-}
+METHODS: dict[str, Method] = plugins.load("methods", _check)
 LABELS = {name: m.label for name, m in METHODS.items()}
+_PROBED: set[str] = set()
 
 
 def check_method(cfg: RunConfig, source: str) -> None:
-    """The method-specific rules of a run's config (a one-line UserError naming the field)."""
+    """The method-specific rules of a run's config (a one-line UserError naming the field); a plugin's method is
+    also tried once on a small batch, so that a broken one fails when its spec loads, not mid-run."""
     if cfg.method not in METHODS:
-        raise UserError(f"{source}: method = {cfg.method!r} is not one of {', '.join(METHODS)}")
+        raise plugins.unknown("methods", cfg.method, list(METHODS), f"{source}: method")
     if METHODS[cfg.method].imle and cfg.resolved_imle_m <= 0:
         raise UserError(f"{source}: IMLE needs M > 0 (imle_m or imle_m_factor)")
+    if cfg.method not in _PROBED:
+        probe(METHODS[cfg.method], cfg)
+        _PROBED.add(cfg.method)
+
+
+def probe(method: Method, cfg: RunConfig) -> None:
+    """Run the method's terms and loss on 4 random points of a small MLP: they must give finite tensors."""
+    import torch
+
+    from ignbench.methods.models import MLP
+
+    g = torch.Generator().manual_seed(0)
+    points = [torch.randn(4, 2, generator=g) for _ in range(4)]
+    try:
+        terms = method.terms(MLP(2, 8), Batch(*points), cfg.replace(distance="l2"))
+        bad = [k for k, v in terms.items() if not isinstance(v, torch.Tensor)] if isinstance(terms, dict) else [""]
+        if bad:
+            raise TypeError(f"terms must be a dict of tensors, got {type(terms).__name__}"
+                            + (f" with {bad[0]!r} a {type(terms[bad[0]]).__name__}" if bad[0] else ""))
+        loss = method.loss(terms, cfg, False)
+        if not isinstance(loss, torch.Tensor):
+            raise TypeError(f"loss must be a tensor, got {type(loss).__name__}")
+    except Exception as exc:  # noqa: BLE001 - any failure of a plugin's code is its author's to see, in one line
+        message = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise UserError(f"method {method.name!r}: {message} (on a probe batch)") from None
 
 
 def method_order(name: str) -> int:
-    """Position in the papers' order (IGN, NAIGN, NAIGN-), for tables and legends."""
-    return list(METHODS).index(name)
+    """Position in the papers' order (IGN, NAIGN, NAIGN-), then the plugins'."""
+    return PAPER_ORDER.index(name) if name in PAPER_ORDER else len(PAPER_ORDER) + sorted(METHODS).index(name)
+
+
+__all__ = ["Batch", "LABELS", "METHODS", "Method", "Terms", "check_method", "method_order", "probe"]

@@ -22,6 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from ignbench.core import plugins
 from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
 from ignbench.core.measures import MEASURES
@@ -98,7 +99,7 @@ def _check_keys(entry: dict, where: str) -> ClaimKind:
         raise UserError(f"{where}: unknown key {unknown[0]!r}")
     kind = KINDS.get(entry.get("kind"))
     if kind is None:
-        raise UserError(f"{where}: kind must be one of {', '.join(KINDS)}, got {entry.get('kind')!r}")
+        raise plugins.unknown("claim_kinds", entry.get("kind"), list(KINDS), f"{where}: kind")
     missing = sorted(kind.required - set(entry))
     if missing:
         raise UserError(f"{where}: kind {kind.name!r} needs {missing[0]!r}")

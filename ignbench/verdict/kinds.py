@@ -1,8 +1,9 @@
 """The claim kinds, in one registry: what each reads from the runs, which keys it needs and which test decides it.
 
-A kind's test takes a `Sample` (values oriented so that larger is the claim's direction, one row per repetition)
-and returns one-sided p-values for the claim and against it. The report and the Monte Carlo calibration call the
-same `ClaimKind.test`.
+A kind is one `ClaimKind` object, registered as an entry point of group `ignbench.claim_kinds` (ignbench's own
+below, declared in its pyproject.toml; a researcher's in theirs). A kind's test takes a `Sample` (values oriented
+so that larger is the claim's direction, one row per repetition) and returns one-sided p-values for the claim and
+against it. The report and the Monte Carlo calibration call the same `ClaimKind.test`.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from ignbench.core import plugins
 from ignbench.verdict import stats
 from ignbench.verdict.stats import Result
 
@@ -88,22 +91,37 @@ def _kind(name: str, reads: str, shape: str, required: set[str], test: Callable[
     return ClaimKind(name, reads, shape, frozenset(required), test, meaning)
 
 
-KINDS: dict[str, ClaimKind] = {k.name: k for k in (
-    _kind("greater", METRIC, "two_sample", {"metric", "a", "b"}, _greater, "a is better than b on the metric"),
-    _kind("similar", METRIC, "two_sample", {"metric", "a", "b", "margin"}, _similar,
-          "a and b differ by less than the margin (TOST)"),
-    _kind("at_least", METRIC, "one_sample", {"metric", "a", "threshold"}, _at_least,
-          "a is better than the threshold (on average and for the typical seed)"),
-    _kind("trend", METRIC, "trend", {"metric", "a", "sweep"}, _trend,
-          "the metric improves monotonically as the swept field grows"),
-    _kind("curve", REBOUND, "two_sample", {"metric", "a", "b"}, _greater,
-          "a's training curve rebounds more after its best point than b's"),
-    _kind("all_modes", COVERS_ALL, "proportion", {"a"}, _proportion,
-          "more than `share` of a's seeds cover every mode"),
-    _kind("mode_dropping", DROPS_MODE, "proportion", {"a"}, _proportion,
-          "more than `share` of a's seeds miss a mode"),
-    _kind("stalls_more", STALLS, "rates", {"a", "b"}, _rates, "a's runs stall more often than b's (Fisher)"),
-)}
+# The built-ins, registered through the entry points of group ignbench.claim_kinds (pyproject.toml) like a plugin's.
+GREATER = _kind("greater", METRIC, "two_sample", {"metric", "a", "b"}, _greater, "a is better than b on the metric")
+SIMILAR = _kind("similar", METRIC, "two_sample", {"metric", "a", "b", "margin"}, _similar,
+                "a and b differ by less than the margin (TOST)")
+AT_LEAST = _kind("at_least", METRIC, "one_sample", {"metric", "a", "threshold"}, _at_least,
+                 "a is better than the threshold (on average and for the typical seed)")
+TREND = _kind("trend", METRIC, "trend", {"metric", "a", "sweep"}, _trend,
+              "the metric improves monotonically as the swept field grows")
+CURVE = _kind("curve", REBOUND, "two_sample", {"metric", "a", "b"}, _greater,
+              "a's training curve rebounds more after its best point than b's")
+ALL_MODES = _kind("all_modes", COVERS_ALL, "proportion", {"a"}, _proportion,
+                  "more than `share` of a's seeds cover every mode")
+MODE_DROPPING = _kind("mode_dropping", DROPS_MODE, "proportion", {"a"}, _proportion,
+                      "more than `share` of a's seeds miss a mode")
+STALLS_MORE = _kind("stalls_more", STALLS, "rates", {"a", "b"}, _rates, "a's runs stall more often than b's (Fisher)")
+READS = (METRIC, REBOUND, COVERS_ALL, DROPS_MODE, STALLS)
+SHAPES = ("two_sample", "one_sample", "trend", "proportion", "rates")
+
+
+def _check(obj: Any) -> str:
+    """What is wrong with a registered claim kind, or ""."""
+    if not isinstance(obj, ClaimKind):
+        return f"not an ignbench.verdict.kinds.ClaimKind but a {type(obj).__name__}"
+    if not callable(obj.test):
+        return "a claim kind needs a test: test(sample) -> Result"
+    if obj.reads not in READS or obj.shape not in SHAPES:
+        return f"reads must be one of {', '.join(READS)} and shape one of {', '.join(SHAPES)}"
+    return ""
+
+
+KINDS: dict[str, ClaimKind] = plugins.load("claim_kinds", _check)
 
 
 def two_sided(result: Result) -> np.ndarray:
