@@ -249,21 +249,25 @@ def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, exe
 
 def _run_round(plans: list, store, experiments: tuple[str, ...], force: bool, inception_weights: Path | None,
                launch: dict) -> None:
-    """Check, print and execute what the plans still have to do."""
+    """Check, print and execute what the plans still have to do; damaged runs are named, and make the exit code 1."""
     todo = _unique(cfg for p in plans for cfg in p.todo)
-    store.check_writable()
+    if todo:  # a read-only store with nothing to do is fine
+        store.check_writable()
     _check_data(todo, launch["data_root"])
     _check_fid(todo, inception_weights)
     _print_plans(plans, todo, launch["executor"], launch["jobs"])
-    if not todo:
-        return
-    _warn_if_paper_on_cpu(plans, launch["executor"])
-    if force:
-        from ignbench.plan import reset_forced
+    results = {}
+    if todo:
+        _warn_if_paper_on_cpu(plans, launch["executor"])
+        if force:
+            from ignbench.plan import reset_forced
 
-        for p in plans:
-            reset_forced(p, store)
-    _finish(_execute(todo, store, evaluate_only=False, **launch), experiments)
+            reset_forced(plans, store)
+        results = _execute(todo, store, evaluate_only=False, **launch)
+    damaged = {run: problem for p in plans for run, problem in p.damaged.items()}
+    for problem in damaged.values():
+        click.echo(f"error: damaged run, left alone: {problem}", err=True)
+    _finish(results, experiments, failed_already=bool(damaged))
 
 
 def _reconcile_slurm(store, experiments: list[str]) -> None:
@@ -348,14 +352,21 @@ def _execute(todo: list, store, executor: str, profile: str, wait: bool, jobs: i
     return submit(todo, store, profile, data_root, checkpoint_every, wait, restart_corrupt, evaluate_only)
 
 
-def _finish(results: dict[str, str] | None, experiments: tuple[str, ...]) -> None:
-    """Summarise; exit 1 when a run failed (a diverged run is a result, not a failure)."""
+def _finish(results: dict[str, str] | None, experiments: tuple[str, ...], failed_already: bool = False) -> None:
+    """Summarise; exit 1 when a run failed, was blocked or is damaged (a diverged run is a result, not a failure)."""
     from ignbench.store import FAILED, State, count_states
-    from ignbench.train import HELD
+    from ignbench.store.lock import UNREADABLE_GRACE
+    from ignbench.train import BLOCKED, HELD
 
     if results is None:  # submitted without waiting
         return
-    click.echo(f"finished: {count_states(results.values())}")
+    blocked = [s for s in results.values() if s.startswith(BLOCKED)]
+    results = {r: (BLOCKED if s.startswith(BLOCKED) else s) for r, s in results.items()}
+    if results:
+        click.echo(f"finished: {count_states(results.values())}")
+    for reason in blocked:
+        click.echo(f"error: {reason}; it is broken as stale {UNREADABLE_GRACE:g} s after it was written, or delete it",
+                   err=True)
     states = list(results.values())
     names = " ".join(experiments)
     if State.DIVERGED in states:
@@ -364,10 +375,11 @@ def _finish(results: dict[str, str] | None, experiments: tuple[str, ...]) -> Non
     if HELD in states:
         click.echo(f"note: {states.count(HELD)} run(s) are being worked on by another process; "
                    f"`ignbench status {names}` follows them")
-    failed = [s for s in states if s in FAILED]
+    failed = [s for s in states if s in FAILED or s == State.INTERRUPTED]
     if failed:
-        click.echo(f"error: {len(failed)} run(s) failed; `ignbench status {names}` shows why, "
-                   "`--retry-failed` redoes them", err=True)
+        click.echo(f"error: {len(failed)} run(s) failed or were interrupted; `ignbench status {names}` shows why; "
+                   "rerun to resume an interrupted one, `--retry-failed` redoes failed ones", err=True)
+    if failed or blocked or failed_already:
         sys.exit(1)
 
 
@@ -516,11 +528,24 @@ def status(experiment: str, preset: str | None, refresh: bool, store_root: Path)
         click.echo("  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
 
 
-def _report_targets(experiment: str | None, preset: str | None, store) -> list[tuple]:
-    """(spec, preset) pairs to report: the named one, or every spec x preset with planned runs in the store."""
+def _loadable_specs() -> list:
+    """Every spec of the spec folders that loads; a broken one is a one-line warning, and the others go on."""
     from ignbench.spec import available_experiments, load_spec
 
-    specs = [load_spec(experiment)] if experiment else [load_spec(n) for n in available_experiments()]
+    specs = []
+    for name in available_experiments():
+        try:
+            specs.append(load_spec(name))
+        except UserError as exc:
+            click.echo(f"warning: {name} does not load: {exc}", err=True)
+    return specs
+
+
+def _report_targets(experiment: str | None, preset: str | None, store) -> list[tuple]:
+    """(spec, preset) pairs to report: the named one, or every spec x preset with planned runs in the store."""
+    from ignbench.spec import load_spec
+
+    specs = [load_spec(experiment)] if experiment else _loadable_specs()
     targets = []
     for spec in specs:
         presets = [preset] if preset else spec.preset_names()
@@ -564,18 +589,18 @@ def report(experiment: str | None, preset: str | None, seeds: int | None, out_ro
         click.echo(render_markdown(section))
         if unplanned:
             _echo_unplanned(spec, p, seeds, store)
-    index = _write_index(out_root, store)
+    index = _write_index(out_root, store, targets)
     click.echo(f"wrote {index} and tables/figures under {out_root}/<preset>/")
 
 
-def _write_index(out_root: Path, store) -> Path:
-    """index.html over every fragment in out_root whose experiment x preset still has runs in the store."""
+def _write_index(out_root: Path, store, reported: list[tuple]) -> Path:
+    """index.html over every fragment in out_root whose experiment x preset still has runs in the store, the specs
+    just reported (named, or given by path) included."""
     from ignbench.report.html import write_index
-    from ignbench.spec import available_experiments, load_spec
 
+    specs = {spec.name: spec for spec in _loadable_specs()} | {spec.name: spec for spec, _ in reported}
     entries = []
-    for name in available_experiments():
-        spec = load_spec(name)
+    for name, spec in specs.items():
         for p in spec.preset_names():
             if (out_root / p / f"{name}.section.html").exists() and \
                     any(store.run_dir(cfg).status.exists() for cfg in spec.expand(p)):

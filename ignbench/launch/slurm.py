@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
 from ignbench.launch.profile import Profile, load_profile
-from ignbench.store import ACTIVE, FAILED, FINISHED, RunDir, State, Store, atomic_write_json, read_json
+from ignbench.store import ACTIVE, FAILED, FINISHED, RunDir, RunView, State, Store, atomic_write_json, read_json
 from ignbench.store.lock import is_stale, read_lock
 from ignbench.train import stack_groups
 
@@ -218,10 +218,11 @@ def sacct_states(job_ids: list[str]) -> dict[str, str]:
     return states
 
 
-def refresh_slurm_states(runs: list[tuple[RunDir, dict, dict]]) -> None:
+def refresh_slurm_states(runs: list[tuple[RunDir, dict, RunView]]) -> None:
     """For submitted/running runs, let sacct's final states (cancelled, OOM, timeout, ...) into the store."""
     active: dict[str, list[RunDir]] = {}
-    for rd, _, s in runs:
+    for rd, _, view in runs:
+        s = view.status
         if s.get("slurm_job_id") and s.get("state") in WATCHED:
             active.setdefault(s["slurm_job_id"], []).append(rd)
     if not active or shutil.which("squeue") is None:

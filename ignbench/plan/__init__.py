@@ -26,8 +26,8 @@ from ignbench.core.errors import UserError
 from ignbench.data import Data
 from ignbench.methods import METHODS
 from ignbench.spec import Spec
-from ignbench.store import FAILED, State, Store
-from ignbench.store.lock import is_stale, read_lock
+from ignbench.store import FAILED, FINISHED, State, Store
+from ignbench.store.lock import RunLock
 from ignbench.train import stack_groups
 
 TIMED_STEPS = 3  # at least this many steps per timing round ...
@@ -44,19 +44,7 @@ class Plan:
     runs: list[RunConfig]
     states: dict[str, str]
     todo: list[RunConfig] = field(default_factory=list)
-
-
-def plan_state(cfg: RunConfig, store: Store) -> str:
-    """The run's state for this plan: done only with an evaluation under the plan's settings; a running run
-    whose lock went stale is interrupted."""
-    state = store.state(cfg)
-    if state == State.DONE and not store.has_eval(cfg):
-        return "done, not evaluated"
-    if state == State.RUNNING:
-        lock = read_lock(store.run_dir(cfg).lock)
-        if lock is None or is_stale(lock):
-            return State.INTERRUPTED
-    return state
+    damaged: dict[str, str] = field(default_factory=dict)  # run id -> what is wrong (left alone unless --force)
 
 
 def make_plan(spec: Spec, preset: str, seeds: int | None, store: Store, force: bool = False,
@@ -66,21 +54,38 @@ def make_plan(spec: Spec, preset: str, seeds: int | None, store: Store, force: b
     if force and retry_failed:
         raise UserError("--force and --retry-failed exclude each other (--force redoes every run)")
     runs = spec.expand(preset, seeds)
-    states = {cfg.run_id: plan_state(cfg, store) for cfg in runs}
-    todo = []
-    for cfg in runs:
-        state = states[cfg.run_id]
-        finished = state in (State.DONE, State.DIVERGED)
-        if force or (state in FAILED and retry_failed) or not (finished or state in FAILED
-                                                                 or state == State.RUNNING):
-            todo.append(cfg)
-    return Plan(spec, preset, runs, states, todo)
+    views = {cfg.run_id: store.view(cfg) for cfg in runs}
+    todo = [cfg for cfg in runs if force or _to_do(views[cfg.run_id].state, retry_failed)]
+    damaged = {cfg.run_id: views[cfg.run_id].problem for cfg in runs
+               if views[cfg.run_id].state == State.DAMAGED and not force}
+    return Plan(spec, preset, runs, {r: str(v.state) for r, v in views.items()}, todo, damaged)
 
 
-def reset_forced(plan: Plan, store: Store) -> None:
-    """--force: drop the old folders (checkpoints included) of the runs about to be redone."""
-    for cfg in plan.todo:
-        shutil.rmtree(store.run_dir(cfg).path, ignore_errors=True)
+def _to_do(state: State, retry_failed: bool) -> bool:
+    """Left to do by a plain run: everything but finished, failed (unless retried), live and damaged runs."""
+    if state in FAILED:
+        return retry_failed
+    return state not in FINISHED | {State.RUNNING, State.DAMAGED}
+
+
+def reset_forced(plans: list[Plan], store: Store) -> None:
+    """--force: drop the old files (checkpoints included) of the runs about to be redone, each under its lock. A
+    run held by a live process is refused, naming it, before anything is deleted."""
+    locks: list[RunLock] = []
+    try:
+        for cfg in (c for p in plans for c in p.todo):
+            lock = RunLock(store.run_dir(cfg).path)
+            if not lock.acquire():
+                raise UserError(f"{store.run_dir(cfg).path}: being trained by {lock.blocked_by or 'another process'}"
+                                "; stop it first")
+            locks.append(lock)
+        for lock in locks:
+            for path in lock.path.parent.iterdir():
+                if path != lock.path:
+                    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    finally:
+        for lock in locks:
+            lock.release()
 
 
 def _machine() -> str:

@@ -13,7 +13,7 @@ from ignbench.report import figures, forest, health, tables
 from ignbench.report.health import health_table
 from ignbench.report.scorecard import SUMMARY, decisions_for, scorecard, verdict_counts
 from ignbench.spec import Spec
-from ignbench.store import Store
+from ignbench.store import Store, write_text
 from ignbench.store.frames import curves_frame, results_frame
 from ignbench.verdict.card import DEFAULT_POLICY, Policy
 from ignbench.verdict.decide import Decision
@@ -95,9 +95,9 @@ def _write_values(df: pd.DataFrame, curves: pd.DataFrame, swept: list[str], valu
     """Every per-run value the report and its verdicts rest on (the plan's runs, tidy), and the training curves:
     enough to decide the claims again without the run store (`ignbench.verdict.card.decide_claims`)."""
     keys = list(dict.fromkeys(VALUE_COLUMNS + [k for k in swept if k in df.columns]))
-    df[keys + ["bn_mode", "application", "metric", "value"]].to_csv(values_path, index=False)
+    write_text(values_path, df[keys + ["bn_mode", "application", "metric", "value"]].to_csv(index=False))
     curve_keys = [k for k in keys if k in curves.columns]
-    curves[curve_keys + ["step", "bn_mode", "metric", "value"]].to_csv(curves_path, index=False)
+    write_text(curves_path, curves[curve_keys + ["step", "bn_mode", "metric", "value"]].to_csv(index=False))
 
 
 def _tables(section: Section, spec: Spec, stats: pd.DataFrame, curves: pd.DataFrame, modes: list[str]) -> None:
@@ -183,17 +183,17 @@ def _figures(spec: Spec, df: pd.DataFrame, curves: pd.DataFrame, store: Store, o
 def _write(section: Section, out: Path) -> None:
     name = section.experiment
     main = section.tables[0][1] if section.tables else pd.DataFrame()
-    main.to_csv(out / f"{name}.csv", index=False)
-    (out / f"{name}.tex").write_text("\n".join(tables.to_latex(t, f"{section.caption} {title}")
+    write_text(out / f"{name}.csv", main.to_csv(index=False))
+    write_text(out / f"{name}.tex", "\n".join(tables.to_latex(t, f"{section.caption} {title}")
                                               for title, t in section.tables))
     for i, (_, table) in enumerate(section.tables[1:], start=2):
-        table.to_csv(out / f"{name}_table{i}.csv", index=False)
+        write_text(out / f"{name}_table{i}.csv", table.to_csv(index=False))
     section.files += [out / f"{name}.md", out / f"{name}.csv", out / f"{name}.tex"]
     if section.scorecard is not None:
-        section.scorecard.to_csv(out / f"{name}_scorecard.csv", index=False)
-        (out / f"{name}_scorecard.tex").write_text(tables.to_latex(section.scorecard, f"Claims of {name}"))
+        write_text(out / f"{name}_scorecard.csv", section.scorecard.to_csv(index=False))
+        write_text(out / f"{name}_scorecard.tex", tables.to_latex(section.scorecard, f"Claims of {name}"))
         section.files += [out / f"{name}_scorecard.csv", out / f"{name}_scorecard.tex"]
-    (out / f"{name}.md").write_text(render_markdown(section))
+    write_text(out / f"{name}.md", render_markdown(section))
     from ignbench.report.html import write_fragment
 
     section.files.append(write_fragment(section, out / f"{name}.section.html"))

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ignbench.store import write_text
+
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1320px; margin: 1.5em auto; padding: 0 1em; color: #222; }
 h1 { margin-bottom: 0.2em; } h2 { margin-top: 1.6em; }
@@ -122,7 +124,7 @@ def write_fragment(section, path: Path) -> Path:
     if rest:
         figures = "".join(_figure(p, c, root, section.preset) for p, c in rest)
         parts.append(f"<details><summary>More figures ({len(rest)})</summary>{figures}</details>")
-    path.write_text("\n".join(parts) + "\n")
+    write_text(path, "\n".join(parts) + "\n")
     return path
 
 
@@ -175,5 +177,5 @@ def write_index(root: Path, entries: list[tuple[str, str]], title: str = "ignben
             f"content='width=device-width'><title>{html.escape(title)}</title><style>{STYLE}</style>"
             f"<script>{SCRIPT}</script></head><body>{''.join(body)}</body></html>\n")
     index = root / "index.html"
-    index.write_text(page)
+    write_text(index, page)
     return index

@@ -213,7 +213,7 @@ def plateau_table(curves: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     step-to-step jitter of a curve measured on a finite sample). A run has plateaued when its net change is at
     most the spread (std) of the final value over seeds; the range is shown beside it."""
     rows = []
-    data = curves[curves.metric.isin(metrics)]
+    data = curves[curves.metric.isin(metrics) & (curves.state == "done")]  # unfinished runs have not plateaued
     for (dataset, method, m, mode, metric), group in data.groupby(["dataset", "method", "M", "bn_mode", "metric"]):
         last_step = group["step"].max()
         window = group[group["step"] >= 0.8 * last_step].sort_values("step")

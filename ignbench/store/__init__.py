@@ -27,7 +27,7 @@ from typing import Any
 from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
 from ignbench.core.serial import torch_bytes
-from ignbench.store.lock import is_stale, read_lock
+from ignbench.store.lock import holder, is_stale, read_lock
 
 DEFAULT_ROOT = Path("results/runs")
 
@@ -44,6 +44,8 @@ class State(StrEnum):
     CANCELLED = "cancelled"
     OUT_OF_MEMORY = "out-of-memory"
     NODE_FAIL = "node-fail"
+    UNSCORED = "done, not evaluated"  # trained, without an evaluation under the plan's evaluation settings
+    DAMAGED = "damaged"  # a file of the run cannot be read or is incomplete: named, and --force redoes the run
 
 
 FINISHED = frozenset({State.DONE, State.DIVERGED})
@@ -71,6 +73,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def write_text(path: Path, text: str) -> None:
+    """A text file written atomically (reports: a reader, or a second report, never sees half a file)."""
+    atomic_write_bytes(path, text.encode())
+
+
 def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
@@ -80,12 +87,11 @@ def read_json(path: Path, kind: type = dict) -> Any:
     try:
         value = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: corrupt result file ({exc.__class__.__name__}); "
-                        f"delete it or rerun with --force") from None
+        raise UserError(f"{path}: damaged ({exc.__class__.__name__}); --force redoes the run") from None
     except OSError as exc:
         raise UserError(f"{path}: cannot read ({exc.strerror})") from None
     if not isinstance(value, kind):
-        raise UserError(f"{path}: corrupt result file (expected a JSON {kind.__name__})")
+        raise UserError(f"{path}: damaged (expected a JSON {kind.__name__}); --force redoes the run")
     return value
 
 
@@ -133,6 +139,14 @@ class RunDir:
             except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as exc:
                 notes.append(f"{path}: corrupt checkpoint ({str(exc).splitlines()[0][:120]})")
         return None, notes
+
+    def set_aside_newest(self) -> None:
+        """The newest checkpoint is corrupt and the previous one good: move the corrupt one aside (`*.corrupt`), so
+        that the next save cannot rotate it over the good backup."""
+        if self.checkpoint.exists():
+            os.replace(self.checkpoint, self.checkpoint.with_name(self.checkpoint.name + ".corrupt"))
+            if self.previous_checkpoint.exists():
+                os.replace(self.previous_checkpoint, self.checkpoint)
 
     def quarantine_checkpoints(self) -> None:
         """Move unreadable checkpoints aside (`*.corrupt`) so that the run restarts from step 0."""
@@ -186,8 +200,11 @@ class Store:
         return read_json(path) if path.exists() else {"state": State.PENDING}
 
     def state(self, cfg: RunConfig) -> State:
-        """The run's state, as stored (see `live_state` for what a lock says about a running run)."""
-        return parse_state(self.status(cfg).get("state", State.PENDING), self.run_dir(cfg).status)
+        """The run's state for its plan (`view_run`)."""
+        return self.view(cfg).state
+
+    def view(self, cfg: RunConfig) -> RunView:
+        return view_run(self.run_dir(cfg), cfg.eval_id, curve=cfg.curve_every > 0)
 
     def has_eval(self, cfg: RunConfig) -> bool:
         return self.eval_dir(cfg).eval.exists()
@@ -202,15 +219,20 @@ class Store:
         atomic_write_json(rd.status, current)
         return current
 
-    def iter_runs(self, experiment: str) -> Iterator[tuple[RunDir, dict, dict]]:
-        """(run dir, config dict, status dict) for every run folder of an experiment."""
+    def iter_runs(self, experiment: str) -> Iterator[tuple[RunDir, dict, RunView]]:
+        """(run dir, config dict ({} when damaged), view) for every run folder of an experiment; damaged runs are
+        yielded too, never raised."""
         base = self.root / experiment
         if not base.is_dir():
             return
-        for cfg_path in sorted(base.glob("*/config.json")):
-            rd = RunDir(cfg_path.parent)
-            status = read_json(rd.status) if rd.status.exists() else {"state": State.PENDING}
-            yield rd, read_json(cfg_path), status
+        for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+            rd = RunDir(folder)
+            view = view_run(rd)
+            try:
+                config = read_json(rd.config) if rd.config.exists() else {}
+            except UserError:
+                config = {}
+            yield rd, config, view
 
     def experiments(self) -> list[str]:
         if not self.root.is_dir():
@@ -222,21 +244,86 @@ def parse_state(value: Any, path: Path) -> State:
     try:
         return State(value)
     except ValueError:
-        raise UserError(f"{path}: corrupt result file (unknown state {value!r})") from None
+        raise UserError(f"{path}: damaged (unknown state {value!r}); --force redoes the run") from None
 
 
-def live_state(rd: RunDir, status: dict[str, Any]) -> tuple[str, int | None]:
-    """What `status` shows: the stored state, except that a running run whose lock has no recent heartbeat is
-    `interrupted (no heartbeat since ...)`, and a live lock gives the live step."""
-    state = parse_state(status.get("state", State.PENDING), rd.status)
-    lock = read_lock(rd.lock)
+@dataclass(frozen=True)
+class RunView:
+    """What a run's folder says, read in one place (`view_run`): its state for a plan, what was stored, and why
+    it is damaged or who holds it."""
+
+    state: State
+    status: dict[str, Any]
+    problem: str = ""  # DAMAGED: the file and what is wrong with it
+    holder: str = ""  # RUNNING: host:pid of the live lock
+    live_step: int | None = None
+    last_beat: float | None = None  # INTERRUPTED: the last heartbeat seen
+
+
+REQUIRED_CONFIG = ("experiment", "preset", "method", "dataset", "seed", "steps", "batch_size")
+
+
+def view_run(rd: RunDir, eval_id: str | None = None, curve: bool = False) -> RunView:
+    """The one reading of a run's state from its folder. Damaged files (status, config, the evaluation under
+    `eval_id`, the training curve when `curve`) make it DAMAGED, naming the file; a DONE run without an evaluation
+    under `eval_id` is UNSCORED; a RUNNING run whose lock is stale (`lock.is_stale`) is INTERRUPTED."""
+    try:
+        status = read_json(rd.status) if rd.status.exists() else {"state": State.PENDING}
+        state = parse_state(status.get("state", State.PENDING), rd.status)
+        if rd.status.exists():
+            config = read_json(rd.config) if rd.config.exists() else {}
+            missing = [k for k in REQUIRED_CONFIG if k not in config]
+            if missing:
+                raise UserError(f"{rd.config}: damaged ({'missing' if not config else 'no ' + missing[0]})")
+        if state == State.DONE and eval_id is not None:
+            if not rd.eval_dir(eval_id).eval.exists():
+                return RunView(State.UNSCORED, status)
+            read_metrics(rd.eval_dir(eval_id))
+        if state == State.DONE and curve:
+            read_curve(rd.curve)
+    except UserError as exc:
+        return RunView(State.DAMAGED, {}, problem=str(exc))
     if state != State.RUNNING:
-        return str(state), None
+        return RunView(state, status)
+    lock = read_lock(rd.lock)
     if lock is None or is_stale(lock):
         beat = lock.get("heartbeat") if lock else status.get("heartbeat", status.get("started"))
-        since = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(beat)) if beat else "?"
-        return f"interrupted (no heartbeat since {since})", None
-    return f"running on {lock.get('host')}:{lock.get('pid')}", int(lock.get("step", 0))
+        return RunView(State.INTERRUPTED, status, last_beat=beat)
+    return RunView(State.RUNNING, status, holder=holder(lock), live_step=int(lock.get("step", 0)))
+
+
+CURVE_HEADER = "step,bn_mode,metric,value"
+
+
+def read_curve(path: Path) -> list[tuple[int, str, str, float]]:
+    """A training curve's rows, checked: the header, four fields a row, an integer step, a number, the file's
+    last line complete, and every step with the same (BatchNorm mode, metric) pairs. A damaged curve is a
+    UserError naming the file; an absent one is no rows."""
+    if not path.exists():
+        return []
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: damaged curve ({exc.__class__.__name__})") from None
+    lines = text.splitlines()
+    if not lines or lines[0] != CURVE_HEADER:
+        raise UserError(f"{path}: damaged curve (its header is not {CURVE_HEADER})")
+    if not text.endswith("\n"):
+        raise UserError(f"{path}: damaged curve (its last row is cut short)")
+    rows, pairs = [], {}
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split(",")
+        try:
+            step, mode, metric, value = int(fields[0]), fields[1], fields[2], float(fields[3])
+        except (ValueError, IndexError):
+            raise UserError(f"{path}: damaged curve (line {number}: {line[:60]!r})") from None
+        if len(fields) != 4:
+            raise UserError(f"{path}: damaged curve (line {number} has {len(fields)} fields)")
+        rows.append((step, mode, metric, value))
+        pairs.setdefault(step, set()).add((mode, metric))
+    if len({frozenset(p) for p in pairs.values()}) > 1:
+        raise UserError(f"{path}: damaged curve (its steps do not all have the same metrics)")
+    return rows
 
 
 def write_eval(ed: EvalDir, cfg: RunConfig, metrics: dict, files: dict[str, bytes]) -> None:
@@ -250,12 +337,13 @@ def write_eval(ed: EvalDir, cfg: RunConfig, metrics: dict, files: dict[str, byte
 def read_metrics(ed: EvalDir) -> dict[str, dict[str, dict[str, float | None]]]:
     """{bn_mode: {application: {metric: value}}} of an evaluation; malformed content is a UserError."""
     metrics = read_json(ed.eval).get("metrics")
-    ok = isinstance(metrics, dict) and all(
+    ok = isinstance(metrics, dict) and metrics and all(vals for apps in metrics.values() for vals in apps.values())
+    ok = ok and all(
         isinstance(apps, dict) and all(isinstance(vals, dict) and all(
             v is None or isinstance(v, (int, float)) for v in vals.values()) for vals in apps.values())
         for apps in metrics.values())
     if not ok:
-        raise UserError(f"{ed.eval}: corrupt result file (metrics is not a table of numbers)")
+        raise UserError(f"{ed.eval}: damaged evaluation (metrics is not a complete table of numbers)")
     return metrics
 
 

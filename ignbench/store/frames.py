@@ -7,25 +7,19 @@ import pandas as pd
 
 from ignbench.core.config import RunConfig
 from ignbench.methods import METHODS
-from ignbench.store import State, Store, parse_state, read_metrics
-from ignbench.store.lock import is_stale, read_lock
+from ignbench.store import State, Store, read_curve, read_metrics
 
 RUN_COLUMNS = ["experiment", "preset", "run_id", "eval_id", "method", "dataset", "seed", "state", "M"]
 
 
 def _run_row(cfg: RunConfig, store: Store) -> dict:
-    state = store.state(cfg)
-    if state == State.RUNNING:
-        lock = read_lock(store.run_dir(cfg).lock)
-        if lock is None or is_stale(lock):
-            state = State.INTERRUPTED  # its process is gone: the next `run` takes it over
-    if state == State.DONE and not store.has_eval(cfg):
-        state = State.PENDING  # trained, but not yet scored under this plan's evaluation settings
+    """The run's fields and its state for the plan (`store.view_run`), with what is wrong where it is damaged."""
+    view = store.view(cfg)
     config = cfg.to_dict()
     config.pop("betas")
     config.pop("fk_steps")
-    return {**config, "run_id": cfg.run_id, "eval_id": cfg.eval_id, "state": str(state),
-            "M": cfg.resolved_imle_m if METHODS[cfg.method].imle else 0}
+    return {**config, "run_id": cfg.run_id, "eval_id": cfg.eval_id, "state": str(view.state),
+            "problem": view.problem, "M": cfg.resolved_imle_m if METHODS[cfg.method].imle else 0}
 
 
 def results_frame(runs: list[RunConfig], store: Store) -> pd.DataFrame:
@@ -51,15 +45,15 @@ def curves_frame(runs: list[RunConfig], store: Store) -> pd.DataFrame:
     frames = []
     for cfg in runs:
         rd = store.run_dir(cfg)
-        if not rd.curve.exists():
-            continue
         base = _run_row(cfg, store)
-        frame = pd.read_csv(rd.curve)
+        if not rd.curve.exists() or base["state"] == State.DAMAGED:
+            continue
+        frame = pd.DataFrame(read_curve(rd.curve), columns=["step", "bn_mode", "metric", "value"])
         frames.append(frame.assign(**{k: v for k, v in base.items() if k not in frame.columns}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def unplanned_runs(experiment: str, planned: set[str], store: Store) -> list[tuple[str, dict, str]]:
     """(run id, config, state) of stored runs of an experiment that are not in the plan."""
-    return [(rd.path.name, config, str(parse_state(status.get("state", State.PENDING), rd.status)))
-            for rd, config, status in store.iter_runs(experiment) if rd.path.name not in planned]
+    return [(rd.path.name, config, str(view.state))
+            for rd, config, view in store.iter_runs(experiment) if rd.path.name not in planned]

@@ -10,6 +10,7 @@ evaluation settings is missing is only evaluated: its trainer, resumed at the fi
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import math
 import os
@@ -31,8 +32,8 @@ from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
 from ignbench.data import Data, load_data
 from ignbench.methods.noise import Prior
-from ignbench.store import EVAL_FIELDS, FAILED, RunDir, State, Store, atomic_write_bytes, write_eval
-from ignbench.store.lock import RunLock
+from ignbench.store import EVAL_FIELDS, FAILED, FINISHED, RunDir, RunView, State, Store, atomic_write_bytes, write_eval
+from ignbench.store.lock import LockLost, RunLock
 from ignbench.train.trainer import Trainer
 
 DEFAULT_CHECKPOINT_EVERY = 500
@@ -52,6 +53,8 @@ class Scoring:
     curve: Callable[[RunConfig, Data, Prior], Recorder]
     evaluate: Callable[[RunConfig, torch.nn.Module, Data, Prior], tuple[dict, dict[str, bytes]]]
 HELD = "held elsewhere"
+BLOCKED = "blocked by"  # a run whose lock file is unreadable and still young: "blocked by <path> (unreadable)"
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EDQUOT)  # a full or read-only store: interrupted, not failed
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -92,6 +95,7 @@ class Job:
         self.checkpoint: dict | None = None
 
     def status(self, **fields) -> None:
+        self.lock.ensure()
         self.store.write_status(self.cfg, **fields)
 
     def fail(self, exc: BaseException) -> State:
@@ -155,19 +159,17 @@ def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None
         for cfg in cfgs:
             job = Job(cfg, store, scoring)
             if not job.lock.acquire():
-                results[cfg.run_id] = HELD
+                unreadable = job.lock.blocked_by.endswith("(unreadable)")
+                results[cfg.run_id] = f"{BLOCKED} {job.lock.blocked_by}" if unreadable else HELD
                 continue
             locks.callback(job.lock.release)
             jobs.append(job)
         try:
             ready: dict[int, list[Job]] = defaultdict(list)
             for job in jobs:
-                state = store.state(job.cfg)  # again, under the lock: another process may have finished it
-                finished = state == State.DIVERGED or (state == State.DONE and store.has_eval(job.cfg))
-                trained = state == State.DONE or store.status(job.cfg).get("submitted_for") == "evaluation"
-                if (finished and not evaluate_only) or (evaluate_only and not trained) or (
-                        state in FAILED and not restart_corrupt):
-                    results[job.cfg.run_id] = state
+                view = store.view(job.cfg)  # again, under the lock: another process may have finished it
+                if _leave_alone(view, evaluate_only, restart_corrupt):
+                    results[job.cfg.run_id] = view.state
                 elif _prepare(job, data_root, {**(extra_status or {}), "stacked_with": _partners(job, cfgs)},
                               restart_corrupt, evaluate_only):
                     ready[job.checkpoint["step"] if job.checkpoint else 0].append(job)
@@ -175,12 +177,41 @@ def run_group(cfgs: list[RunConfig], store: Store, data_root: Path | None = None
                     results[job.cfg.run_id] = State.FAILED
             for same_step in ready.values():  # members of one ensemble must resume from one step
                 results.update(_train_stack(same_step, checkpoint_every, progress, on_step, bar_row))
-        except (KeyboardInterrupt, SystemExit):
-            for job in jobs:
-                if store.state(job.cfg) == State.RUNNING:
-                    job.status(state=State.INTERRUPTED, error="interrupted; rerun the command to resume")
+        except (KeyboardInterrupt, SystemExit, LockLost):
+            _interrupt(jobs, "interrupted; rerun the command to resume")
             raise
+        except OSError as exc:
+            if exc.errno not in STORAGE_ERRNOS:
+                raise
+            _interrupt(jobs, f"{exc.strerror}: {exc.filename}")
+            raise UserError(f"{exc.filename or store.root}: {exc.strerror}; the runs are left interrupted: make room "
+                            "(or make it writable), then rerun the same command to resume them") from None
     return results
+
+
+def _passes_through(exc: BaseException) -> bool:
+    """Not a failure of the run: a lost lock (stop writing at once) or a full or read-only store (interrupted)."""
+    return isinstance(exc, LockLost) or (isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS)
+
+
+def _leave_alone(view: RunView, evaluate_only: bool, restart_corrupt: bool) -> bool:
+    """Whether a locked run has nothing to do here: finished, failed (unless restarted), damaged, or not trained
+    when only evaluating."""
+    trained = view.state in (State.DONE, State.UNSCORED) or view.status.get("submitted_for") == "evaluation"
+    if evaluate_only:
+        return not trained
+    return view.state in FINISHED or view.state == State.DAMAGED or (view.state in FAILED and not restart_corrupt)
+
+
+def _interrupt(jobs: list[Job], error: str) -> None:
+    """Mark the runs this process still owns and was working on as interrupted (best effort: the store may be full
+    or read-only)."""
+    for job in jobs:
+        try:
+            if job.lock.owned() and job.store.view(job.cfg).state == State.RUNNING:
+                job.status(state=State.INTERRUPTED, error=error)
+        except (OSError, UserError):
+            pass
 
 
 def _partners(job: Job, cfgs: list[RunConfig]) -> list[str]:
@@ -197,9 +228,14 @@ def _prepare(job: Job, data_root: Path | None, extra: dict, restart_corrupt: boo
             if not restart_corrupt:
                 raise UserError(f"{notes[0]}; rerun with --retry-failed to restart the run from step 0")
             job.rd.quarantine_checkpoints()
+        elif notes:  # the newest is corrupt, the previous one good: set the corrupt one aside, never rotate it in
+            job.lock.ensure()
+            job.rd.set_aside_newest()
         if evaluate_only and (state is None or state["step"] != job.cfg.steps):
             raise UserError(f"{job.rd.checkpoint}: no final checkpoint to evaluate (rerun the run with --force)")
     except Exception as exc:  # noqa: BLE001 - one run's failure must not stop the others
+        if _passes_through(exc):
+            raise
         job.fail(exc)
         return False
     job.checkpoint = state
@@ -214,7 +250,6 @@ def _prepare(job: Job, data_root: Path | None, extra: dict, restart_corrupt: boo
 def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
                  on_step: Callable[[int], None] | None, bar_row: int | None = None) -> dict[str, str]:
     """Train the jobs of one group together to their step count, then evaluate each."""
-    results: dict[str, str] = {}
     try:
         trainer = Trainer([j.cfg for j in jobs], [j.data for j in jobs], pick_device())
         if jobs[0].checkpoint is not None:
@@ -222,44 +257,56 @@ def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
         curves = {j.cfg.run_id: j.scoring.curve(j.cfg, j.data, trainer.members[e].prior)
                   for e, j in enumerate(jobs) if j.cfg.curve_every}
     except Exception as exc:  # noqa: BLE001
-        return {job.cfg.run_id: job.fail(exc) for job in jobs}
-    active = list(jobs)
+        return _failed(jobs, exc)
     cfg = jobs[0].cfg
-    log_every = max(1, cfg.steps // 200)
     desc = (f"{cfg.method} {cfg.dataset} seed {cfg.seed}" if len(jobs) == 1
             else f"{cfg.method} x {len(jobs)} runs (stacked)")
     bar = tqdm(total=cfg.steps, initial=trainer.step_done, disable=not progress, leave=False, desc=desc, unit="step",
                position=bar_row)
+    results: dict[str, str] = {}
+    active = list(jobs)
     try:
         while trainer.step_done < cfg.steps and active:
             rows = trainer.step()
-            step = trainer.step_done
-            gone = [e for e, row in enumerate(rows) if not math.isfinite(row["loss"])]
-            for e, (job, row) in enumerate(zip(active, rows, strict=True)):
-                job.lock.step = step
-                if e in gone:
-                    results[job.cfg.run_id] = _diverge(job, trainer.members[e].log + [row], row)
-                else:
-                    _after_step(job, trainer, e, row, curves.get(job.cfg.run_id), log_every, checkpoint_every)
-            if gone:
-                trainer.drop(gone)
-                active = [j for e, j in enumerate(active) if e not in gone]
+            active = _after_all(active, trainer, rows, curves, checkpoint_every, results)
             bar.set_postfix(loss=f"{rows[0]['loss']:.4g}", refresh=False)  # update() redraws at its own pace
             bar.update(1)
             if on_step is not None:
-                on_step(step)
-    except (KeyboardInterrupt, SystemExit):
-        raise
+                on_step(trainer.step_done)
     except Exception as exc:  # noqa: BLE001 - a crash fails the runs it was training, not the sweep
-        return results | {job.cfg.run_id: job.fail(exc) for job in active}
+        return results | _failed(active, exc)
     finally:
         bar.close()
     for e, job in enumerate(active):
         try:
             results[job.cfg.run_id] = _finish(job, trainer.member_model(e), trainer.members[e].prior)
         except Exception as exc:  # noqa: BLE001
-            results[job.cfg.run_id] = job.fail(exc)
+            results |= _failed([job], exc)
     return results
+
+
+def _failed(jobs: list[Job], exc: Exception) -> dict[str, str]:
+    """Record a crash as the runs' failure, unless it is not theirs (a lost lock, a full or read-only store)."""
+    if _passes_through(exc):
+        raise exc
+    return {job.cfg.run_id: job.fail(exc) for job in jobs}
+
+
+def _after_all(active: list[Job], trainer: Trainer, rows: list[dict], curves: dict, checkpoint_every: int,
+               results: dict[str, str]) -> list[Job]:
+    """After a step: members whose loss is not finite diverge (and leave the stack), the others log, record their
+    curve and checkpoint when their turn comes; the members still training."""
+    step, log_every = trainer.step_done, max(1, active[0].cfg.steps // 200)
+    gone = [e for e, row in enumerate(rows) if not math.isfinite(row["loss"])]
+    for e, (job, row) in enumerate(zip(active, rows, strict=True)):
+        job.lock.step = step
+        if e in gone:
+            results[job.cfg.run_id] = _diverge(job, trainer.members[e].log + [row], row)
+        else:
+            _after_step(job, trainer, e, row, curves.get(job.cfg.run_id), log_every, checkpoint_every)
+    if gone:
+        trainer.drop(gone)
+    return [j for e, j in enumerate(active) if e not in gone]
 
 
 def _after_step(job: Job, trainer: Trainer, e: int, row: dict, curve: Recorder | None, log_every: int,
@@ -271,7 +318,10 @@ def _after_step(job: Job, trainer: Trainer, e: int, row: dict, curve: Recorder |
     if curve is not None and (step % job.cfg.curve_every == 0 or step == steps):
         member.curve += [{"step": step, "bn_mode": mode, "metric": metric, "value": value}
                          for mode, metric, value in curve.point(trainer.member_model(e))]
+    if job.lock.lost:  # the heartbeat saw another process take the run: stop at once, write nothing
+        job.lock.ensure()
     if step % checkpoint_every == 0 or step == steps:
+        job.lock.ensure()
         job.rd.save_checkpoint(trainer.member_state(e))
         write_csv(member.log, job.rd.log)
         write_csv(member.curve, job.rd.curve)
@@ -279,6 +329,7 @@ def _after_step(job: Job, trainer: Trainer, e: int, row: dict, curve: Recorder |
 
 
 def _diverge(job: Job, log: list[dict], row: dict) -> str:
+    job.lock.ensure()
     write_csv(log, job.rd.log)
     job.status(state=State.DIVERGED, step=row["step"], finished=time.time(),
                error=f"non-finite loss {row['loss']} at step {row['step']}")
@@ -287,6 +338,7 @@ def _diverge(job: Job, log: list[dict], row: dict) -> str:
 
 def _finish(job: Job, model: torch.nn.Module, prior) -> str:
     metrics, files = job.scoring.evaluate(job.cfg, model, job.data, prior)
+    job.lock.ensure()
     write_eval(job.store.eval_dir(job.cfg), job.cfg, metrics, files)
     job.status(state=State.DONE, step=job.cfg.steps, finished=time.time(), error=None)
     return State.DONE

@@ -158,6 +158,7 @@ def decide(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: s
               for side, p in zip(claim.sides, planned, strict=True)]
     unfinished = _unfinished(claim, planned)
     outcome = _outcome(claim, values, runs, unfinished, health, alpha, healthy_only=False)
+    outcome.notes += _without_values(claim, planned, values)
     if claim.spec_kind.reads == STALLS:
         healthy = outcome
     else:
@@ -196,6 +197,17 @@ def claim_points(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_m
                          "value": float(value), "health": health.get(run, "unknown"),
                          "x": runs.loc[run, claim.sweep] if claim.sweep else math.nan})
     return pd.DataFrame(rows, columns=["side", "label", "run_id", "seed", "value", "health", "x"])
+
+
+def _without_values(claim: Claim, planned: list[pd.DataFrame], values: list[pd.Series]) -> list[str]:
+    """Finished runs the test could not use: their evaluation has no (finite) value of the claim's metric. Never
+    silent: the verdict rests on the others, and says so."""
+    notes = []
+    for side, chosen, v in zip(claim.sides, planned, values, strict=True):
+        missing = set(chosen.loc[chosen["state"] == "done", "run_id"]) - set(v.index)
+        if missing and claim.spec_kind.reads in (METRIC, REBOUND):
+            notes.append(f"{side.method}: {len(missing)} finished run(s) without a value of {claim.metric}, left out")
+    return notes
 
 
 def _unfinished(claim: Claim, planned: list[pd.DataFrame]) -> list[str]:
