@@ -4,7 +4,6 @@ One table of cases: specs, claims, command lines, run stores damaged in every fi
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -78,21 +77,6 @@ def stored(damage: Callable[[Path], None], *args: str) -> Callable[[Path], list[
     return setup
 
 
-def replace_in(name: str, content: str) -> Callable[[Path], None]:
-    def damage(folder: Path) -> None:
-        next(folder.rglob(name)).write_text(content)
-
-    return damage
-
-
-def status_field(**fields) -> Callable[[Path], None]:
-    def damage(folder: Path) -> None:
-        path = next(folder.rglob("status.json"))
-        path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))
-
-    return damage
-
-
 def truncate_checkpoints(folder: Path) -> None:
     for path in folder.rglob("checkpoint*.pt"):
         path.write_bytes(path.read_bytes()[:64])
@@ -107,7 +91,6 @@ def profile(text: str) -> Callable[[Path], list[str]]:
     return setup
 
 
-REPORT = ["report", "SPEC", "--store", "STORE"]
 CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # the spec's structure
     "not TOML": (spec("[experiment\nname="), "not valid TOML"),
@@ -241,19 +224,7 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "profile memory nan": (profile("partition = 'debug'\nmem_gb = nan\n"), "mem_gb must be a number >= 0"),
     "profile negative GPUs": (profile("partition = 'debug'\ngpus_per_node = -1\n"), "gpus_per_node must be a number"),
     "profile not TOML": (profile("partition = \n"), "not valid TOML"),
-    # a damaged run store
-    "status.json not JSON": (stored(replace_in("status.json", "{oops"), *REPORT), "status.json: corrupt result file"),
-    "status.json a list": (stored(replace_in("status.json", "[1, 2]"), *REPORT), "expected a JSON dict"),
-    "status.json unknown state": (stored(status_field(state="sleeping"), *REPORT), "unknown state 'sleeping'"),
-    "config.json not JSON": (stored(replace_in("config.json", "\x00"), "status", "SPEC", "--store", "STORE"),
-                             "config.json: corrupt result file"),
-    "eval.json not JSON": (stored(replace_in("eval.json", "{"), *REPORT), "eval.json: corrupt result file"),
-    "eval.json half written": (stored(replace_in("eval.json", '{"metrics": {"none": {"f(z)": {"coverage": '), *REPORT),
-                               "eval.json: corrupt result file"),
-    "eval.json metrics not a table": (stored(replace_in("eval.json", '{"metrics": [1]}'), *REPORT),
-                                      "metrics is not a table of numbers"),
-    "eval.json value a string": (stored(replace_in("eval.json", '{"metrics": {"none": {"f(z)": {"coverage": "x"}}}}'),
-                                        *REPORT), "metrics is not a table of numbers"),
+    # a damaged run store: one line from `evaluate`; the other commands note it (tests/test_trust.py)
     "evaluate on truncated checkpoints": (stored(truncate_checkpoints, "evaluate", "SPEC", "--store", "STORE"),
                                           "checkpoint.pt: corrupt checkpoint"),
 }

@@ -227,7 +227,7 @@ class Store:
             return
         for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
             rd = RunDir(folder)
-            view = view_run(rd)
+            view = view_run(rd, curve=True)
             try:
                 config = read_json(rd.config) if rd.config.exists() else {}
             except UserError:
@@ -265,8 +265,9 @@ REQUIRED_CONFIG = ("experiment", "preset", "method", "dataset", "seed", "steps",
 
 def view_run(rd: RunDir, eval_id: str | None = None, curve: bool = False) -> RunView:
     """The one reading of a run's state from its folder. Damaged files (status, config, the evaluation under
-    `eval_id`, the training curve when `curve`) make it DAMAGED, naming the file; a DONE run without an evaluation
-    under `eval_id` is UNSCORED; a RUNNING run whose lock is stale (`lock.is_stale`) is INTERRUPTED."""
+    `eval_id` (every evaluation when None), the training curve when `curve`) make it DAMAGED, naming the file; a DONE
+    run without an evaluation under `eval_id` is UNSCORED; a RUNNING run whose lock is stale (`lock.is_stale`) is
+    INTERRUPTED."""
     try:
         status = read_json(rd.status) if rd.status.exists() else {"state": State.PENDING}
         state = parse_state(status.get("state", State.PENDING), rd.status)
@@ -275,10 +276,11 @@ def view_run(rd: RunDir, eval_id: str | None = None, curve: bool = False) -> Run
             missing = [k for k in REQUIRED_CONFIG if k not in config]
             if missing:
                 raise UserError(f"{rd.config}: damaged ({'missing' if not config else 'no ' + missing[0]})")
-        if state == State.DONE and eval_id is not None:
-            if not rd.eval_dir(eval_id).eval.exists():
-                return RunView(State.UNSCORED, status)
-            read_metrics(rd.eval_dir(eval_id))
+        if state == State.DONE and eval_id is not None and not rd.eval_dir(eval_id).eval.exists():
+            return RunView(State.UNSCORED, status)
+        evals = [rd.eval_dir(eval_id)] if eval_id else [EvalDir(p.parent) for p in rd.path.glob("evals/*/eval.json")]
+        for ed in evals if state == State.DONE else []:
+            read_metrics(ed)
         if state == State.DONE and curve:
             read_curve(rd.curve)
     except UserError as exc:
