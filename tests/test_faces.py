@@ -92,7 +92,7 @@ def test_rgb_faces_train_with_the_papers_recipes(tmp_path, method):
     """IGN's appendix recipe on a CelebA fixture and NAIGN's few-shot warm start, both on 3 x 64 x 64 images."""
     from conftest import small_config
     from ignbench.data import load_data
-    from ignbench.evaluate import produced
+    from ignbench.evaluate.outputs import produced
     from ignbench.train.trainer import Trainer
 
     if method == "ign":

@@ -90,9 +90,9 @@ def test_runs_with_eval_fid_record_fid(runner, tmp_path, monkeypatch, random_inc
     """The evaluation path: eval.json gains `fid` for f(z) and f(f(z)) (at the 64-d layer, for speed here)."""
     import functools
 
-    import ignbench.evaluate
+    import ignbench.evaluate.run
 
-    monkeypatch.setattr(ignbench.evaluate, "inception_features",
+    monkeypatch.setattr(ignbench.evaluate.run, "inception_features",
                         functools.partial(fid.inception_features, feature="64"))
     monkeypatch.delenv(fid.WEIGHTS_ENV, raising=False)  # restored (unset) after the CLI sets it
     spec = tmp_path / "withfid.toml"

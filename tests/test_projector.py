@@ -8,7 +8,8 @@ import torch
 from torchvision.transforms import GaussianBlur
 
 from ignbench.evaluate.latent import arithmetic, interpolation_paths, lerp_paths, path_evenness
-from ignbench.evaluate.projections import grayscale, ood_inputs, ood_names, sketch
+from ignbench.evaluate.outputs import ood_names
+from ignbench.evaluate.projections import grayscale, ood_inputs, sketch
 
 
 def test_grayscale_is_the_channel_mean_on_every_channel():

@@ -266,7 +266,7 @@ def test_lowdim_evaluation_measures(tmp_path):
                                            ("grids", {}), ("2moons", {})])
 def test_evaluation_records_exactly_what_claims_can_name(tmp_path, dataset, extra):
     """`evaluate.produced` (what specs' claims are checked against) is what an evaluation writes."""
-    from ignbench.evaluate import produced
+    from ignbench.evaluate.outputs import produced
 
     cfg = small_config(dataset=dataset, steps=2, fk_steps=[1, 3], fk_samples=8, interp_pairs=3,
                        arithmetic_triplets=8, **extra)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from stored_run import resume
 
-from ignbench.evaluate import Curve
+from ignbench.evaluate.run import Curve
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import torch
 from stored_run import resume
 from torchvision.utils import save_image
 
-from ignbench.evaluate import bn_mode
+from ignbench.evaluate.run import bn_mode
 
 
 def rows_of(run_dir: Path, n: int, mode: str) -> torch.Tensor:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import inspect
 import json
 import math
 from dataclasses import dataclass, field, fields
@@ -208,8 +209,17 @@ def _check_dataset(entry: Any) -> str:
     if kind not in DATASET_KINDS:
         return f"a dataset's kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}"
     needs = ("sample", "manifold_distance", "dim", "centers") if kind == "lowdim" else ("load", "channels")
-    missing = [a for a in needs if not hasattr(entry, a)]
+    missing = [a for a in needs if not _has(entry, a)]
     return f"a {kind} dataset needs {', '.join(missing)}" if missing else ""
+
+
+def _has(entry: Any, attribute: str) -> bool:
+    """Whether an entry has an attribute, without computing it (a property may load torch)."""
+    try:
+        inspect.getattr_static(entry, attribute)
+    except AttributeError:
+        return False
+    return True
 
 
 def dataset_entry(name: str) -> Any:

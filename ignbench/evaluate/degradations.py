@@ -18,6 +18,7 @@ import torch
 from torchvision.transforms.v2 import functional as tvf
 
 from ignbench.core.config import RunConfig
+from ignbench.evaluate.outputs import DEGRADATIONS
 
 Degradation = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
@@ -49,7 +50,6 @@ def lines_rows(x: torch.Tensor, g: torch.Generator, prob: float) -> torch.Tensor
 
 def degradations(cfg: RunConfig) -> dict[str, Degradation]:
     """The four degradations of NAIGN Table 2 at the run's levels, in the table's column order."""
-    return {"blur": partial(blur, sigma=cfg.blur_sigma),
-            "gaussian_noise": partial(gaussian_noise, sigma=cfg.noise_sigma),
-            "salt_pepper": partial(salt_pepper, fraction=cfg.salt_pepper_fraction),
-            "lines_rows": partial(lines_rows, prob=cfg.line_prob)}
+    functions = (partial(blur, sigma=cfg.blur_sigma), partial(gaussian_noise, sigma=cfg.noise_sigma),
+                 partial(salt_pepper, fraction=cfg.salt_pepper_fraction), partial(lines_rows, prob=cfg.line_prob))
+    return dict(zip(DEGRADATIONS, functions, strict=True))

@@ -37,6 +37,3 @@ def ood_inputs(x: torch.Tensor, noise_sigma: float, sketch_kernel: int,
     return out
 
 
-def ood_names(channels: int) -> tuple[str, ...]:
-    """The names `ood_inputs` returns for images with this many channels."""
-    return ("noise", "grayscale", "sketch") if channels > 1 else ("noise", "sketch")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ignbench.evaluate import Curve, evaluate_run
+from ignbench.evaluate.run import Curve, evaluate_run
 from ignbench.train import Scoring
 from ignbench.train import run_group as train_group
 from ignbench.train import run_runs as train_runs

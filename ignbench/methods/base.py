@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from ignbench.core.config import RunConfig
 
-Terms = dict[str, torch.Tensor]
+if TYPE_CHECKING:  # the registry is read when specs load; torch is loaded by the objectives
+    import torch
+    from torch import nn
 
+Terms = dict[str, Any]  # name -> a tensor of per-run values
 
 @dataclass
 class Batch:

@@ -163,7 +163,7 @@ def _time_steps(group: list[RunConfig], replay_prob: float, notes: set[str]) -> 
 def _time_evaluation(cfg: RunConfig, notes: set[str]) -> float | None:
     """Seconds of one evaluation, from a copy at about a tenth of the sample counts (evaluation is linear in them);
     None when it cannot run here (FID without the InceptionV3 weights)."""
-    from ignbench.evaluate import evaluate_run
+    from ignbench.evaluate.run import evaluate_run
     from ignbench.train import pick_device
     from ignbench.train.trainer import Trainer
 
@@ -183,7 +183,7 @@ def _time_evaluation(cfg: RunConfig, notes: set[str]) -> float | None:
 
 def _time_curve_point(cfg: RunConfig, notes: set[str]) -> float:
     """Seconds of one point of the training curve, timed as it runs (it is small: `curve_n_samples` samples)."""
-    from ignbench.evaluate import Curve
+    from ignbench.evaluate.run import Curve
     from ignbench.train import pick_device
     from ignbench.train.trainer import Trainer
 

@@ -130,7 +130,7 @@ def _check_measured(kind: ClaimKind, metric: str, dataset: str | None, sides: di
                     where: str) -> None:
     """The metric must be recorded where the claim reads it: in the evaluation of each side's application, or in
     the training curve."""
-    from ignbench.evaluate import curve_metrics, produced
+    from ignbench.evaluate.outputs import curve_metrics, produced
 
     for sample in (c for c in context.runs if dataset in (None, c.dataset)):
         if kind.reads == REBOUND:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ignbench.core import plugins
-from ignbench.verdict import stats
-from ignbench.verdict.stats import Result
+
+if TYPE_CHECKING:  # the registry is read when specs load; scipy is loaded when a claim is tested
+    from ignbench.verdict.stats import Result
 
 # What a kind reads from the runs: a metric's final value, the rebound of its training curve, whether a run covers
 # every mode of a mixture (all_modes) or misses one (mode_dropping), or whether a run stalled (run health).
@@ -38,6 +39,8 @@ class Sample:
 
 
 def _location(s: Sample, shift: float = 0.0) -> Result:
+    from ignbench.verdict import stats
+
     return stats.paired(s.a - s.b, shift) if s.paired else stats.two_sample(s.a, s.b, shift)
 
 
@@ -52,23 +55,31 @@ def _similar(s: Sample) -> Result:
     p_equivalent = np.maximum(above_lower.p, above_upper.p_against)
     p_outside = np.minimum(1.0, 2 * np.minimum(above_upper.p, above_lower.p_against))
     base = _location(s)
-    return Result(p_equivalent, p_outside, base.estimate, base.se, base.df, base.scale, base.min_p,
+    return type(base)(p_equivalent, p_outside, base.estimate, base.se, base.df, base.scale, base.min_p,
                   f"TOST ({base.test}), margin {s.margin:g}")
 
 
 def _at_least(s: Sample) -> Result:
+    from ignbench.verdict import stats
+
     return stats.one_sample(s.a, s.threshold)
 
 
 def _trend(s: Sample) -> Result:
+    from ignbench.verdict import stats
+
     return stats.spearman(s.x, s.a)
 
 
 def _proportion(s: Sample) -> Result:
+    from ignbench.verdict import stats
+
     return stats.binomial(s.a.sum(axis=1), s.a.shape[1], s.share)
 
 
 def _rates(s: Sample) -> Result:
+    from ignbench.verdict import stats
+
     return stats.fisher(s.a.sum(axis=1), s.a.shape[1], s.b.sum(axis=1), s.b.shape[1])
 
 

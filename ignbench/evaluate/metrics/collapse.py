@@ -15,7 +15,10 @@ dropping for a stall: samples spread within the modes they cover still have many
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the classifier's constants are read when specs load: torch is loaded when samples are measured
+    import torch
 
 MAX_SAMPLES = 1000  # both measures use at most this many samples (and real points): pairwise cost is quadratic
 MAX_REFERENCE = 10000  # nearest neighbours among at most this many training points
@@ -29,6 +32,8 @@ def _flat(points: torch.Tensor, limit: int) -> torch.Tensor:
 
 def mean_pairwise_distance(points: torch.Tensor) -> float:
     """Mean Euclidean distance over all pairs of distinct rows."""
+    import torch
+
     n = len(points)
     if n < 2:
         return 0.0
@@ -43,6 +48,8 @@ def spread(samples: torch.Tensor, real: torch.Tensor) -> float:
 
 def distinct_nn(samples: torch.Tensor, train: torch.Tensor, chunk: int = 256) -> float:
     """Share of distinct nearest training points among the samples, over min(n samples, n training points)."""
+    import torch
+
     fake, ref = _flat(samples, MAX_SAMPLES), _flat(train, MAX_REFERENCE)
     nearest = torch.cat([torch.cdist(fake[i : i + chunk], ref).argmin(dim=1) for i in range(0, len(fake), chunk)])
     return float(len(torch.unique(nearest)) / min(len(fake), len(ref)))
