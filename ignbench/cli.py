@@ -252,13 +252,13 @@ def _run_round(plans: list, store, experiments: tuple[str, ...], force: bool, in
     """Check, print and execute what the plans still have to do; damaged runs are named, and make the exit code 1."""
     todo = _unique(cfg for p in plans for cfg in p.todo)
     if todo:  # a read-only store with nothing to do is fine
+        _check_devices(plans, todo, launch["executor"], launch["profile"])
         store.check_writable()
     _check_data(todo, launch["data_root"])
     _check_fid(todo, inception_weights)
     _print_plans(plans, todo, launch["executor"], launch["jobs"])
     results = {}
     if todo:
-        _warn_if_paper_on_cpu(plans, launch["executor"])
         if force:
             from ignbench.plan import reset_forced
 
@@ -419,9 +419,20 @@ def _print_plans(plans: list, todo: list, executor: str, jobs: int) -> None:
         click.echo(f"  note: {line}")
 
 
-def _warn_if_paper_on_cpu(plans: list, executor: str) -> None:
+def _check_devices(plans: list, todo: list, executor: str, profile: str) -> None:
+    """Runs planned for CUDA need one here, or a Slurm profile with GPUs; the paper preset on a CPU is a warning."""
     import torch
 
+    cuda = [cfg for cfg in todo if cfg.device == "cuda"]
+    if cuda and executor == "local" and not torch.cuda.is_available():
+        raise UserError(f"{len(cuda)} run(s) of {cuda[0].experiment} are planned for CUDA (their preset's device) and "
+                        "this machine has none: use a GPU machine, or --executor slurm with a GPU profile; "
+                        f"--preset cpu is the laptop-sized experiment")
+    if cuda and executor == "slurm":
+        from ignbench.launch.profile import load_profile
+
+        if load_profile(profile).gpus_per_node <= 0:
+            raise UserError(f"Slurm profile {profile!r} requests no GPU, and {len(cuda)} run(s) are planned for CUDA")
     paper = [p.spec.name for p in plans if p.preset == "paper"]
     if paper and executor == "local" and not torch.cuda.is_available():
         click.echo(f"warning: the paper preset on CPU takes days; for a laptop-sized version run "

@@ -161,6 +161,18 @@ def test_run_id_hashes_only_non_default_training_fields():
     assert cfg.replace(steps=7).eval_id == cfg.eval_id
 
 
+def test_equal_runs_have_equal_ids_and_the_device_is_part_of_a_run():
+    """M written as imle_m or as its multiple of the batch is one run; a run on CUDA is another run (its numbers
+    differ), while a CPU run keeps the id it always had."""
+    cfg = small_config(method="naign", batch_size=32)
+    assert cfg.replace(imle_m=320).run_id == cfg.run_id  # 10 x 32, the default factor
+    assert cfg.replace(imle_m=64).run_id == cfg.replace(imle_m_factor=2.0).run_id
+    assert cfg.replace(imle_m=33).run_id == cfg.replace(imle_m_factor=33 / 32).run_id
+    assert cfg.replace(imle_m=33).run_id != cfg.run_id
+    assert cfg.replace(device="cuda").run_id != cfg.run_id
+    assert cfg.replace(device="cpu").run_id == cfg.run_id
+
+
 def test_new_evaluation_settings_add_an_evaluation_beside_the_old(tmp_path):
     cfg = small_config(dataset="2moons", steps=3)
     store = Store(tmp_path)

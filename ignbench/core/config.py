@@ -85,6 +85,8 @@ class RunConfig:
     replay_capacity: int = _f(16, "mini-batch pairs kept in the replay buffer")
     warmup_steps: int = _f(0, "NAIGN steps with the reconstruction term only (FFHQ-100)")
     autocast_bf16: bool = _f(False, "train under bf16 autocast (a GPU speed option; off: the papers' float32)")
+    device: str = _f("cpu", "where the run trains: cpu or cuda. Part of its identity: the same run draws other numbers "
+                     "on a GPU (other kernels, and batches and noise drawn on the device)")
     curve_every: int = _f(0, "record key metrics every this many steps (FLD curve, NAIGN Figs 4, 9); 0 = off")
     curve_n_samples: int = _f(1000, "samples (and real points) per point of that curve")
     eval_kind: str = _f("generation", "generation (images), fewshot (ffhq-100, lfw-100) or lowdim (1D/2D data)", EVAL)
@@ -174,7 +176,8 @@ class RunConfig:
         _check_combinations(self, source)
 
 
-CHOICES = {"distance": DISTANCES, "prior": PRIORS, "optimizer": OPTIMIZERS,
+DEVICES = ("cpu", "cuda")
+CHOICES = {"device": DEVICES, "distance": DISTANCES, "prior": PRIORS, "optimizer": OPTIMIZERS,
            "eval_kind": EVAL_KINDS}
 # (lower bound, inclusive?) and a sane upper bound of every numeric field: a spec with 1e15 steps or a batch of
 # 2**63 is a typo, refused when it loads, not a job that runs for ever or a traceback.
@@ -293,9 +296,20 @@ def default_of(name: str) -> Any:
     return dataclasses.MISSING
 
 
+def canonical(values: dict[str, Any]) -> dict[str, Any]:
+    """One form for equal runs: M given as `imle_m` is written as its multiple of the batch when that multiple gives
+    the same M back, so `imle_m = 320` at batch 32 and the default `imle_m_factor = 10` are one run, with one id."""
+    out = dict(values)
+    m, batch = out.get("imle_m", 0), out.get("batch_size", 0)
+    if m > 0 and batch > 0 and int(round(m / batch * batch)) == m:
+        out["imle_m"], out["imle_m_factor"] = 0, m / batch
+    return out
+
+
 def _digest(values: dict[str, Any], group: str) -> str:
-    """sha256 (12 hex digits) of the fields of `group` that are required or differ from their default."""
-    hashed = {k: v for k, v in values.items()
+    """sha256 (12 hex digits) of the fields of `group` that are required or differ from their default, in the
+    canonical form."""
+    hashed = {k: v for k, v in canonical(values).items()
               if FIELDS[k].metadata["group"] == group and v != default_of(k)}
     return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:12]
 

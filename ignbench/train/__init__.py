@@ -68,7 +68,17 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def pick_device() -> torch.device:
+    """The device of this machine's runs: CUDA when there is one (for timing and checks of the plan)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def run_device(cfg: RunConfig) -> torch.device:
+    """Where a run trains: its own `device` field (part of its identity); CUDA asked for where there is none is a
+    one-line error."""
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"run {cfg.run_id} is planned for CUDA (device = \"cuda\", its preset's), and this machine "
+                        "has none: run it on a GPU machine or through Slurm with a GPU profile")
+    return torch.device(cfg.device)
 
 
 def environment() -> dict[str, str | int]:
@@ -240,8 +250,8 @@ def _prepare(job: Job, data_root: Path | None, extra: dict, restart_corrupt: boo
         return False
     job.checkpoint = state
     attempts = job.store.status(job.cfg).get("attempts", [])
-    job.status(state=State.RUNNING, device=str(pick_device()), started=time.time(), error=None, submitted_for=None,
-               checkpoint_notes=notes, **environment(), **extra,
+    job.status(state=State.RUNNING, device=str(run_device(job.cfg)), started=time.time(), error=None,
+               submitted_for=None, checkpoint_notes=notes, **environment(), **extra,
                attempts=[*attempts, {"host": socket.gethostname(), "pid": os.getpid(), "at": time.time(),
                                      "from_step": state["step"] if state else 0}])
     return True
@@ -251,7 +261,7 @@ def _train_stack(jobs: list[Job], checkpoint_every: int, progress: bool,
                  on_step: Callable[[int], None] | None, bar_row: int | None = None) -> dict[str, str]:
     """Train the jobs of one group together to their step count, then evaluate each."""
     try:
-        trainer = Trainer([j.cfg for j in jobs], [j.data for j in jobs], pick_device())
+        trainer = Trainer([j.cfg for j in jobs], [j.data for j in jobs], run_device(jobs[0].cfg))
         if jobs[0].checkpoint is not None:
             trainer.load_member_states([j.checkpoint for j in jobs])
         curves = {j.cfg.run_id: j.scoring.curve(j.cfg, j.data, trainer.members[e].prior)
