@@ -497,7 +497,7 @@ def evaluate(experiments: tuple[str, ...], preset: str | None, seeds: int | None
     plans = _plans(experiments, preset, seeds, store)
     if executor == "slurm":
         _check_slurm(profile, jobs)
-    runs = _unique(cfg for p in plans for cfg in p.runs if store.state(cfg) == State.DONE)
+    runs = _unique(cfg for p in plans for cfg in p.runs if store.state(cfg) in (State.DONE, State.UNSCORED))
     if not runs:
         raise UserError(f"no finished runs of {' '.join(experiments)} to evaluate in {store_root}")
     store.check_writable()
