@@ -64,7 +64,8 @@ def test_table1_report_tables_figures_scorecard_and_index(runner, table1):
     assert set(card["Verdict"]) <= {"reproduced", "contradicted", "inconclusive", "insufficient"}
     assert card.loc[card.Claim == "fld-naign-beats-ign", "Paper"].iloc[0] == "279 ± 40 vs 359 ± 40"
     index = (out / "index.html").read_text()
-    assert "Scorecard:" in index and "fld-naign-beats-ign" in index and "table1_samples_eval.png" in index
+    assert "What reproduced?" in index and "fld-naign-beats-ign" in index and "table1_samples_eval.png" in index
+    assert "table1_forest.png" in index and "table1_seeds.png" in index
     df = load_results("table1", preset="smoke", root=store)
     assert set(df["bn_mode"].dropna()) == {"eval", "train"}
     assert set(df["metric"].dropna()) >= {"fld", "coverage", "density", "rec_error", "mae", "mae_input"}
