@@ -145,9 +145,11 @@ def _list_plugins() -> None:
     from ignbench.core.config import datasets
     from ignbench.core.measures import MEASURES  # noqa: F401 - loads the metrics group
     from ignbench.methods import METHODS  # noqa: F401 - loads the methods group
+    from ignbench.report.kinds import report_kinds
     from ignbench.verdict.kinds import KINDS  # noqa: F401 - loads the claim kinds group
 
     datasets()
+    report_kinds()
     for kind in plugins.GROUPS:
         entries = plugins.plugins(kind)
         click.echo(f"{plugins.GROUPS[kind]} ({len([e for e in entries if not e.problem])} loaded):")
@@ -252,13 +254,14 @@ def _run_round(plans: list, store, experiments: tuple[str, ...], force: bool, in
     """Check, print and execute what the plans still have to do; damaged runs are named, and make the exit code 1."""
     todo = _unique(cfg for p in plans for cfg in p.todo)
     if todo:  # a read-only store with nothing to do is fine
-        _check_devices(plans, todo, launch["executor"], launch["profile"])
         store.check_writable()
     _check_data(todo, launch["data_root"])
     _check_fid(todo, inception_weights)
+    _check_devices(todo, launch["executor"], launch["profile"])
     _print_plans(plans, todo, launch["executor"], launch["jobs"])
     results = {}
     if todo:
+        _warn_if_paper_on_cpu(plans, launch["executor"])
         if force:
             from ignbench.plan import reset_forced
 
@@ -419,8 +422,8 @@ def _print_plans(plans: list, todo: list, executor: str, jobs: int) -> None:
         click.echo(f"  note: {line}")
 
 
-def _check_devices(plans: list, todo: list, executor: str, profile: str) -> None:
-    """Runs planned for CUDA need one here, or a Slurm profile with GPUs; the paper preset on a CPU is a warning."""
+def _check_devices(todo: list, executor: str, profile: str) -> None:
+    """Runs planned for CUDA need one here, or a Slurm profile with GPUs."""
     import torch
 
     cuda = [cfg for cfg in todo if cfg.device == "cuda"]
@@ -433,6 +436,11 @@ def _check_devices(plans: list, todo: list, executor: str, profile: str) -> None
 
         if load_profile(profile).gpus_per_node <= 0:
             raise UserError(f"Slurm profile {profile!r} requests no GPU, and {len(cuda)} run(s) are planned for CUDA")
+
+
+def _warn_if_paper_on_cpu(plans: list, executor: str) -> None:
+    import torch
+
     paper = [p.spec.name for p in plans if p.preset == "paper"]
     if paper and executor == "local" and not torch.cuda.is_available():
         click.echo(f"warning: the paper preset on CPU takes days; for a laptop-sized version run "

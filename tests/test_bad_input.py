@@ -112,6 +112,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "preset not a table": (spec(SPEC.replace("[presets.paper]", "[presets]\npaper = 3")),
                            "[presets.paper]: must be a table"),
     "unknown figure kind": (edit('report = "lowdim"', 'report = "lowdim"\nfigures = ["pie"]'), "figures must be"),
+    "stall threshold of 1.5": (edit('title = "mini"', 'title = "mini"\nstall_threshold = 1.5'),
+                               "stall_threshold must lie strictly between 0 and 1, got 1.5"),
+    "stall threshold a string": (edit('title = "mini"', 'title = "mini"\nstall_threshold = "low"'),
+                                 "stall_threshold must lie strictly between 0 and 1, got 'low'"),
     "reference table missing": (edit('title = "mini"', 'title = "mini"\nreference = "nope.csv"'),
                                 "reference 'nope.csv' is not a table"),
     # the sweep
@@ -154,6 +158,10 @@ CASES: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "per-method unknown method": (spec(SPEC + "[per_method.gan]\nlr = 1.0\n"), "[per_method]: unknown method 'gan'"),
     "per-method unknown recipe": (spec(SPEC + '[per_method.naign]\nrecipe = "best"\n'), "unknown recipe 'best'"),
     "per-method not a table": (spec("per_method = 3\n" + SPEC), "malformed [per_method] table"),
+    "a cell with 1 seed": (spec(SPEC + "[[presets.paper.cells]]\nmethod = \"naign\"\nseeds = 1\n"),
+                           "cell 1: seeds must be an integer in [2, 1000]"),
+    "a cell at an unknown level": (spec(SPEC + "[[presets.paper.cells]]\nmethod = \"gan\"\nseeds = 2\n"),
+                                   "cell 1: method = 'gan' is not one of the swept levels"),
     "batch larger than the data": (edit("batch_size = 8", "batch_size = 6000", IMAGE_SPEC),
                                    "batch_size 6000 is larger than the 4000 training images of mnist-5k"),
     # specs that share runs

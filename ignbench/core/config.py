@@ -25,7 +25,8 @@ DATASET_KINDS = ("lowdim", "image", "fewshot")
 DISTANCES = ("l1", "l2", "mse")
 PRIORS = ("gaussian", "fft")
 OPTIMIZERS = ("adam", "adamw")
-EVAL_KINDS = ("generation", "lowdim", "fewshot")
+DATASET_EVALUATION = {"image": "generation", "fewshot": "fewshot", "lowdim": "lowdim"}  # a dataset's kind -> its
+# evaluation kind (ignbench.evaluate.outputs.EVALUATIONS)
 
 TRAIN, EVAL = "train", "eval"
 
@@ -177,8 +178,7 @@ class RunConfig:
 
 
 DEVICES = ("cpu", "cuda")
-CHOICES = {"device": DEVICES, "distance": DISTANCES, "prior": PRIORS, "optimizer": OPTIMIZERS,
-           "eval_kind": EVAL_KINDS}
+CHOICES = {"device": DEVICES, "distance": DISTANCES, "prior": PRIORS, "optimizer": OPTIMIZERS}
 # (lower bound, inclusive?) and a sane upper bound of every numeric field: a spec with 1e15 steps or a batch of
 # 2**63 is a typo, refused when it loads, not a job that runs for ever or a traceback.
 BIG = 10**6
@@ -273,7 +273,7 @@ def _check_combinations(cfg: RunConfig, source: str) -> None:
         raise UserError(f"{source}: curve_every needs a generation or lowdim evaluation, not fewshot")
     if cfg.channels > 1 and cfg.eval_kind == "generation" and not cfg.eval_fid:
         raise UserError(f"{source}: {cfg.dataset} is scored by FID (InceptionV3): set eval_fid = true")
-    expected_kind = {"fewshot": "fewshot", "image": "generation", "lowdim": "lowdim"}[dataset_entry(cfg.dataset).kind]
+    expected_kind = DATASET_EVALUATION[dataset_entry(cfg.dataset).kind]
     if cfg.eval_kind != expected_kind:
         raise UserError(f"{source}: eval_kind {cfg.eval_kind!r} does not fit dataset {cfg.dataset!r}")
 

@@ -23,7 +23,7 @@ from typing import Any
 from ignbench.core.errors import UserError
 
 GROUPS = {"methods": "ignbench.methods", "metrics": "ignbench.metrics", "datasets": "ignbench.datasets",
-          "claim_kinds": "ignbench.claim_kinds"}
+          "claim_kinds": "ignbench.claim_kinds", "report_kinds": "ignbench.report_kinds"}
 HOME = "ignbench"  # the distribution whose entries are the built-ins
 
 
@@ -96,6 +96,12 @@ def _import(target: str) -> Any:
     for part in attribute.split(".") if attribute else []:
         obj = getattr(obj, part)
     return obj
+
+
+def names(kind: str) -> list[str]:
+    """The names a group declares, read from the installed metadata without importing anything (a spec is checked
+    against them; the objects load where they are used)."""
+    return list(dict.fromkeys(name for name, *_ in _declared(kind)))
 
 
 def plugins(kind: str) -> list[Plugin]:

@@ -9,8 +9,11 @@ BatchNorm is scored twice: with its running statistics ("eval") and with batch s
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import io
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -30,7 +33,7 @@ from ignbench.evaluate.metrics.frechet import frechet_distance_features
 from ignbench.evaluate.metrics.memorisation import memorisation, nearest_training_images
 from ignbench.evaluate.metrics.prdc import coverage_density
 from ignbench.evaluate.metrics.stability import fk_stability
-from ignbench.evaluate.outputs import feature_metric
+from ignbench.evaluate.outputs import EVALUATIONS, feature_metric
 from ignbench.evaluate.projections import ood_inputs
 from ignbench.methods.noise import Prior
 from ignbench.methods.objectives import bn_stats_frozen, distance
@@ -69,27 +72,53 @@ def apply(model: nn.Module, inputs: torch.Tensor, batch: int) -> torch.Tensor:
                       for start in range(0, len(inputs), batch)])
 
 
+@dataclass
+class Context:
+    """One run's evaluation: its config, model, data and noise z, and what every BatchNorm mode shares."""
+
+    cfg: RunConfig
+    model: nn.Module
+    data: Data
+    z: torch.Tensor
+
+    @functools.cached_property
+    def real_feats(self) -> np.ndarray:
+        """The test images in the Fréchet metric's feature space (computed once, for both modes)."""
+        return feature_space(self.cfg)[1](self.data.test)
+
+
 def evaluate_run(cfg: RunConfig, model: nn.Module, data: Data, prior: Prior) -> tuple[Metrics, dict[str, bytes]]:
-    """(metrics per BatchNorm mode, files to store beside them)."""
+    """(metrics per BatchNorm mode, files to store beside them), by the run's evaluation kind
+    (`outputs.EVALUATIONS`)."""
     z = prior.sample(cfg.eval_n_samples, torch.Generator().manual_seed(cfg.eval_seed + cfg.seed))
+    context = Context(cfg, model, data, z)
+    module, _, name = EVALUATIONS[cfg.eval_kind].measure.partition(":")
+    measure = getattr(importlib.import_module(module), name)
     metrics: Metrics = {}
     files: dict[str, bytes] = {}
-    real_feats = feature_space(cfg)[1](data.test) if cfg.eval_kind == "generation" else None
     for mode in bn_modes(model):
         with bn_mode(model, mode):
-            f = lambda y: apply(model, y, cfg.eval_batch)  # noqa: E731
-            if cfg.eval_kind == "fewshot":
-                metrics[mode], mode_files = _fewshot_metrics(cfg, f, data, z)
-            elif cfg.image:
-                metrics[mode], mode_files = _image_metrics(cfg, f, data, z, real_feats)
-                if cfg.eval_projector:
-                    extra, extra_files = _projector_metrics(cfg, model, f, data, z, real_feats)
-                    metrics[mode].update(extra)
-                    mode_files.update(extra_files)
-            else:
-                metrics[mode], mode_files = _lowdim_metrics(cfg, f, data, z)
+            metrics[mode], mode_files = measure(context, lambda y: apply(model, y, cfg.eval_batch))
         files.update({name.replace("{mode}", mode): png for name, png in mode_files.items()})
     return metrics, files
+
+
+def generation_metrics(ctx: Context, f) -> tuple[dict, dict]:
+    """Generation (Table 1), restoration (Table 2) and f^k (Fig. 16); with eval_projector, IGN's projections."""
+    metrics, files = _image_metrics(ctx.cfg, f, ctx.data, ctx.z, ctx.real_feats)
+    if ctx.cfg.eval_projector:
+        extra, extra_files = _projector_metrics(ctx.cfg, ctx.model, f, ctx.data, ctx.z, ctx.real_feats)
+        metrics.update(extra)
+        files.update(extra_files)
+    return metrics, files
+
+
+def fewshot_metrics(ctx: Context, f) -> tuple[dict, dict]:
+    return _fewshot_metrics(ctx.cfg, f, ctx.data, ctx.z)
+
+
+def lowdim_metrics(ctx: Context, f) -> tuple[dict, dict]:
+    return _lowdim_metrics(ctx.cfg, f, ctx.data, ctx.z)
 
 
 def _image_metrics(cfg: RunConfig, f, data: Data, z: torch.Tensor, real_feats: np.ndarray) -> tuple[dict, dict]:

@@ -32,14 +32,14 @@ def _modes(df: pd.DataFrame) -> list[str]:
     return [m for m in ("eval", "train", "none") if m in set(df["bn_mode"].dropna())]
 
 
-def health_table(df: pd.DataFrame, swept: list[str]) -> pd.DataFrame:
+def health_table(df: pd.DataFrame, swept: list[str], threshold: float = STALL_THRESHOLD) -> pd.DataFrame:
     """Per cell and BatchNorm mode: planned, finished and diverged runs, and stalled k/n with its 90 % exact
     (Clopper-Pearson) interval."""
     runs = df.drop_duplicates("run_id")
     keys = cell_keys(runs, swept)
     rows = []
     for mode in _modes(df):
-        stalled = stalled_runs(df, mode)
+        stalled = stalled_runs(df, mode, threshold)
         for cell, group in runs.groupby(keys, sort=False):
             cell = cell if isinstance(cell, tuple) else (cell,)
             judged = [r for r in group["run_id"] if r in stalled]
@@ -114,10 +114,11 @@ def classifier_figure(curves: pd.DataFrame, out: Path, name: str, threshold: flo
                    "blue ones above it.")]
 
 
-def collapse_grid(df: pd.DataFrame, store: Store, out: Path, name: str) -> list[Figure]:
+def collapse_grid(df: pd.DataFrame, store: Store, out: Path, name: str,
+                  threshold: float = STALL_THRESHOLD) -> list[Figure]:
     """Samples (x | f(x) | z | f(z) | f(f(z))) of a stalled and a healthy run per method, in eval mode."""
     mode = "eval" if "eval" in _modes(df) else (_modes(df) or ["none"])[0]
-    stalled = stalled_runs(df, mode)
+    stalled = stalled_runs(df, mode, threshold)
     runs = df[df["state"] == "done"].drop_duplicates("run_id").sort_values("seed")
     panels = []
     for method, group in runs.groupby("method", sort=False):

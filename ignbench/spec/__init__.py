@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ignbench.core import plugins
 from ignbench.core.config import IGN_RECIPES, RunConfig, check_keys, check_type, coerce_floats
 from ignbench.core.errors import UserError
 from ignbench.core.resources import shipped, spec_dirs
+from ignbench.evaluate.metrics.collapse import STALL_THRESHOLD
 from ignbench.methods import METHODS, check_method
 from ignbench.spec.claims import Claim, parse_claims
 
@@ -27,9 +29,8 @@ PRESET_ONLY = ("seeds", "per_method", "cells")  # preset keys that are not run f
 TOP_LEVEL = {"experiment", "sweep", "config", "per_method", "presets", "claims"}
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 EXPERIMENT_KEYS = {"name", "title", "paper", "reference", "report", "seeds", "default_preset", "description", "figures",
-                   "same_runs_as", "select"}
+                   "same_runs_as", "select", "stall_threshold"}
 LOWDIM_FIGURE_KINDS = ("panels", "density", "projection")
-REPORT_KINDS = ("generation", "lowdim", "restoration", "curves", "stability", "projector", "fewshot", "stall")
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Spec:
     runs_of: str  # the experiment whose runs this spec trains and reports (itself, or `same_runs_as`)
     claims: list[Claim]
     select: dict[str, list] = field(default_factory=dict)  # with same_runs_as: only the runs with these values
+    stall_threshold: float = STALL_THRESHOLD  # run health: below it, a run's f(z) has collapsed
 
     def preset_names(self) -> list[str]:
         return list(self.presets)
@@ -163,9 +165,10 @@ def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[Path, ...] = ()) -
         reference=exp.get("reference", ""), report=exp["report"], seeds=seeds,
         default_preset=default_preset, figures=_figure_kinds(exp, ["panels"], name), sweep=sweep, config=config,
         per_method=per_method, presets=presets, path=path, runs_of=exp["name"], claims=[],
+        stall_threshold=_stall_threshold(exp, name),
     )
     every_run = [cfg for preset in presets for cfg in spec.expand(preset, seeds=1)]  # validated now, not mid-sweep
-    spec.claims.extend(parse_claims(raw.get("claims"), name, every_run, list(sweep)))
+    spec.claims.extend(parse_claims(raw.get("claims"), name, every_run, list(sweep), spec.stall_threshold))
     return spec
 
 
@@ -180,10 +183,19 @@ def _check_experiment(exp: dict[str, Any], name: str) -> None:
     if not NAME.match(exp["name"]) or ".." in exp["name"]:
         raise UserError(f"{name} [experiment]: name {exp['name']!r} must be letters, digits, '_', '-' or '.' "
                         "(it names a folder of the run store)")
-    if exp["report"] not in REPORT_KINDS:
-        raise UserError(f"{name} [experiment]: report must be one of {', '.join(REPORT_KINDS)}")
+    report_kinds = plugins.names("report_kinds")
+    if exp["report"] not in report_kinds:
+        raise UserError(f"{name} [experiment]: report must be one of {', '.join(report_kinds)}")
     if exp.get("reference") and not (shipped("paper") / exp["reference"]).is_file():
         raise UserError(f"{name} [experiment]: reference {exp['reference']!r} is not a table of {shipped('paper')}")
+
+
+def _stall_threshold(exp: dict[str, Any], name: str) -> float:
+    """The stall classifier's threshold (a share of distinct nearest training points): strictly between 0 and 1."""
+    value = exp.get("stall_threshold", STALL_THRESHOLD)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise UserError(f"{name} [experiment]: stall_threshold must lie strictly between 0 and 1, got {value!r}")
+    return float(value)
 
 
 def _parse_sweep(raw: dict[str, Any], name: str) -> dict[str, list]:
@@ -308,10 +320,11 @@ def _sharing_spec(raw: dict[str, Any], exp: dict[str, Any], path: Path, chain: t
         name=exp["name"], title=exp["title"], paper=exp.get("paper", ""), reference=exp.get("reference", ""),
         report=exp["report"], seeds=base.seeds, default_preset=base.default_preset, figures=figure_kinds,
         sweep=base.sweep, config=base.config, per_method=base.per_method, presets=base.presets, path=path,
-        runs_of=base.runs_of, claims=[], select=select,
+        runs_of=base.runs_of, claims=[], select=select, stall_threshold=_stall_threshold(exp, path.name),
     )
     every_run = [cfg for preset in spec.presets for cfg in spec.expand(preset, seeds=1)]
-    spec.claims.extend(parse_claims(raw.get("claims"), path.name, every_run, list(base.sweep)))
+    spec.claims.extend(parse_claims(raw.get("claims"), path.name, every_run, list(base.sweep),
+                                    spec.stall_threshold))
     return spec
 
 

@@ -19,14 +19,14 @@ about ("more than half of the seeds cover every mode").
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ignbench.core import plugins
 from ignbench.core.config import RunConfig
 from ignbench.core.errors import UserError
 from ignbench.core.measures import MEASURES
-from ignbench.evaluate.metrics.collapse import STALL_METRIC
+from ignbench.evaluate.metrics.collapse import STALL_METRIC, STALL_THRESHOLD
 from ignbench.verdict.claim import Claim, Side
 from ignbench.verdict.kinds import COVERS_ALL, DROPS_MODE, KINDS, REBOUND, STALLS, ClaimKind
 
@@ -50,7 +50,8 @@ class Context:
         return sorted({c.method for c in self.runs})
 
 
-def parse_claims(raw: Any, spec_name: str, runs: list[RunConfig], sweep_keys: list[str]) -> list[Claim]:
+def parse_claims(raw: Any, spec_name: str, runs: list[RunConfig], sweep_keys: list[str],
+                 stall_threshold: float = STALL_THRESHOLD) -> list[Claim]:
     """Validate `[[claims]]` against the spec's runs: every name must exist before anything runs."""
     if raw is None:
         return []
@@ -60,6 +61,7 @@ def parse_claims(raw: Any, spec_name: str, runs: list[RunConfig], sweep_keys: li
     claims: list[Claim] = []
     for i, entry in enumerate(raw):
         claim = parse_claim(entry, context, f"{spec_name} [[claims]] #{i + 1}")
+        claim = replace(claim, stall_threshold=stall_threshold)
         if any(c.id == claim.id for c in claims):
             raise UserError(f"{spec_name} claim {claim.id!r}: duplicate id")
         claims.append(claim)

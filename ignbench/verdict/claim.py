@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ignbench.core.measures import MEASURES
+from ignbench.evaluate.metrics.collapse import STALL_THRESHOLD
 from ignbench.verdict.kinds import KINDS, ClaimKind
 
 
@@ -37,6 +38,7 @@ class Claim:
     source: str = ""
     paper: str = ""
     share: float = 0.5
+    stall_threshold: float = STALL_THRESHOLD  # its spec's (run health: `evaluate.metrics.collapse.is_collapsed`)
 
     @property
     def higher_is_better(self) -> bool:

@@ -176,7 +176,7 @@ def claim_health(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_m
     """The health of every finished run, judged for this claim (convergence on its metric, within its cells)."""
     pins = sorted({k for side in claim.sides for k, _ in side.where} | ({claim.sweep} if claim.sweep else set()))
     curve_metric = claim.metric if claim.spec_kind.reads == METRIC else None
-    return run_health(results, curves, bn_mode, curve_metric, pins)
+    return run_health(results, curves, bn_mode, curve_metric, pins, claim.stall_threshold)
 
 
 def claim_points(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str) -> pd.DataFrame:
