@@ -86,13 +86,19 @@ def test_a_broken_plugin_is_one_warning_and_the_built_ins_still_work(case, tmp_p
     assert _ignbench("list", path=site, cwd=tmp_path).stdout.startswith("fig2_trimodal")
 
 
+def _spec_of(method: str, tmp_path: Path) -> Path:
+    """A small spec that runs one method."""
+    spec = tmp_path / "s.toml"
+    spec.write_text(f'[experiment]\nname = "s"\ntitle = "s"\nreport = "lowdim"\n[sweep]\nmethod = ["{method}"]\n'
+                    '[config]\ndataset = "2moons"\ndistance = "l2"\neval_kind = "lowdim"\nbatch_size = 8\n'
+                    'steps = 2\n[presets.paper]\n')
+    return spec
+
+
 def test_a_spec_naming_a_left_out_plugin_is_one_line_naming_it_and_writes_nothing(tmp_path):
     site = _plugin(tmp_path / "site", "broken-plugin", "ignbench.methods", "bad-import",
                    "raise ImportError('no module named torch_magic')")
-    spec = tmp_path / "s.toml"
-    spec.write_text('[experiment]\nname = "s"\ntitle = "s"\nreport = "lowdim"\n[sweep]\nmethod = ["bad-import"]\n'
-                    '[config]\ndataset = "2moons"\ndistance = "l2"\neval_kind = "lowdim"\nbatch_size = 8\n'
-                    'steps = 2\n[presets.paper]\n')
+    spec = _spec_of("bad-import", tmp_path)
     res = _ignbench("run", str(spec), "--store", str(tmp_path / "runs"), path=site, cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     errors = [line for line in res.stderr.splitlines() if line.startswith("error: ")]
@@ -105,10 +111,7 @@ def test_a_plugin_method_whose_terms_give_no_tensor_fails_when_its_spec_loads(tm
     code = ("from ignbench.methods import Method\nfrom ignbench.methods.objectives import ign_loss\n"
             "OBJ = Method('hollow', 'Hollow', False, lambda f, b, cfg: {'rec': 0.0}, ign_loss, 1)\n")
     site = _plugin(tmp_path / "site", "hollow-plugin", "ignbench.methods", "hollow", code)
-    spec = tmp_path / "s.toml"
-    spec.write_text('[experiment]\nname = "s"\ntitle = "s"\nreport = "lowdim"\n[sweep]\nmethod = ["hollow"]\n'
-                    '[config]\ndataset = "2moons"\ndistance = "l2"\neval_kind = "lowdim"\nbatch_size = 8\n'
-                    'steps = 2\n[presets.paper]\n')
+    spec = _spec_of("hollow", tmp_path)
     res = _ignbench("run", str(spec), "--store", str(tmp_path / "runs"), path=site, cwd=tmp_path)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.strip().splitlines()[-1] == ("error: method 'hollow': terms must be a dict of tensors, got dict "

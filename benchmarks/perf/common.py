@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -84,3 +88,21 @@ def ign_grads(model: torch.nn.Module, cfg: RunConfig, x: torch.Tensor,
         loss.backward()
         return [p.grad.clone() for p in model.parameters()]
     return step
+
+
+@contextlib.contextmanager
+def worktrees(before: str | None, repo: Path) -> Iterator[dict[str, Path | None]]:
+    """{"now": None} (this tree), and {before: a temporary git worktree of that commit} when asked: the trees a
+    benchmark times side by side in one run. The worktree is removed afterwards."""
+    trees: dict[str, Path | None] = {"now": None}
+    with tempfile.TemporaryDirectory() as scratch:
+        if before:
+            trees[before] = Path(scratch) / "before"
+            subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(trees[before]), before],
+                           check=True, capture_output=True)
+        try:
+            yield trees
+        finally:
+            if before:
+                subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(trees[before])],
+                               capture_output=True)

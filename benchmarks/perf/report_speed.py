@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import worktrees
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -32,22 +34,12 @@ def main() -> None:
     parser.add_argument("--preset", default="cpu")
     parser.add_argument("--before", help="an older commit to time beside this tree")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        scratch = Path(scratch)
-        trees: dict[str, Path | None] = {"now": None}
-        if args.before:
-            trees[args.before] = scratch / "before"
-            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(trees[args.before]),
-                            args.before], check=True, capture_output=True)
-        try:
-            for name, tree in trees.items():
-                seconds = timed(args.store, args.preset, scratch / f"out-{name}", tree)
-                size = sum(p.stat().st_size for p in (scratch / f"out-{name}").rglob("*") if p.is_file())
-                print(f"{name}: report of every {args.preset} spec in {seconds:.1f} s, {size / 1e6:.1f} MB written")
-        finally:
-            if args.before:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(trees[args.before])],
-                               capture_output=True)
+    with tempfile.TemporaryDirectory() as scratch, worktrees(args.before, REPO) as trees:
+        for name, tree in trees.items():
+            out = Path(scratch) / f"out-{name}"
+            seconds = timed(args.store, args.preset, out, tree)
+            size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+            print(f"{name}: report of every {args.preset} spec in {seconds:.1f} s, {size / 1e6:.1f} MB written")
 
 
 if __name__ == "__main__":

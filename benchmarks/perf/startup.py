@@ -11,9 +11,10 @@ import argparse
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from common import worktrees
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = (["--help"], ["list"], ["list", "--plugins"])
@@ -34,23 +35,12 @@ def main() -> None:
     parser.add_argument("--before", help="an older commit to time beside this tree")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as scratch:
-        trees: dict[str, Path | None] = {"now": None}
-        if args.before:
-            old = Path(scratch) / "before"
-            subprocess.run(["git", "-C", str(REPO), "worktree", "add", "--detach", str(old), args.before], check=True,
-                           capture_output=True)
-            trees[args.before] = old
-        try:
-            for command in COMMANDS:
-                best = {name: min(timed(command, tree) for _ in range(args.repeat))
-                        for name, tree in trees.items() if not (tree and command == ["list", "--plugins"])}
-                shown = ", ".join(f"{name} {t:.2f} s" for name, t in best.items())
-                print(f"ignbench {' '.join(command):<16} best of {args.repeat}: {shown}")
-        finally:
-            if args.before:
-                subprocess.run(["git", "-C", str(REPO), "worktree", "remove", "--force", str(trees[args.before])],
-                               capture_output=True)
+    with worktrees(args.before, REPO) as trees:
+        for command in COMMANDS:
+            best = {name: min(timed(command, tree) for _ in range(args.repeat))
+                    for name, tree in trees.items() if not (tree and command == ["list", "--plugins"])}
+            shown = ", ".join(f"{name} {t:.2f} s" for name, t in best.items())
+            print(f"ignbench {' '.join(command):<16} best of {args.repeat}: {shown}")
 
 
 if __name__ == "__main__":

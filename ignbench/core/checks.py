@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from ignbench.core.errors import UserError
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's table; unreadable or invalid TOML is a one-line UserError naming the file."""
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UserError(f"{path.name}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
 
 
 def type_ok(value: Any, kind: str) -> bool:

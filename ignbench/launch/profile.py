@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from ignbench.core.checks import require_type
+from ignbench.core.checks import read_toml, require_type
 from ignbench.core.errors import UserError
 from ignbench.core.resources import shipped
 
@@ -29,12 +28,7 @@ class Profile:
 
 def load_profile(name_or_path: str) -> Profile:
     path = _profile_path(name_or_path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path.name}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
+    raw = read_toml(path)
     _check_profile(raw, path.name)
     return Profile(name=path.stem, **raw)
 

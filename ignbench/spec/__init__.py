@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ignbench.core import plugins
+from ignbench.core.checks import read_toml
 from ignbench.core.config import IGN_RECIPES, RunConfig, check_keys, check_type, coerce_floats
 from ignbench.core.errors import UserError
 from ignbench.core.resources import shipped, spec_dirs
@@ -134,13 +134,7 @@ def available_experiments() -> list[str]:
 
 def load_spec(name_or_path: str, _chain: tuple[Path, ...] = ()) -> Spec:
     path = spec_path(name_or_path)
-    try:
-        raw = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise UserError(f"{path.name}: not valid TOML ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read ({exc.__class__.__name__})") from None
-    return parse_spec(raw, path, _chain)
+    return parse_spec(read_toml(path), path, _chain)
 
 
 def parse_spec(raw: dict[str, Any], path: Path, _chain: tuple[Path, ...] = ()) -> Spec:
