@@ -12,7 +12,8 @@ Staleness, the one rule (`is_stale`):
 - an unreadable lock (empty, cut short, not JSON) is stale once it is older than UNREADABLE_GRACE seconds (a writer
   is never that slow); before that it blocks the run, and says so.
 Breaking a stale lock is guarded by an O_EXCL `lock.json.break` file, and the staleness is re-checked under it, so
-two processes cannot both break it. A holder checks that the lock is still its own before every write of its run
+two processes cannot both break it; the holder's heartbeat rewrites the lock under the same file, so a takeover is
+never overwritten by a late heartbeat. A holder checks that the lock is still its own before every write of its run
 (`RunLock.ensure`): a process that lost it stops at once (`LockLost`) and writes nothing more.
 """
 
@@ -192,15 +193,23 @@ class RunLock:
             self.beat()
 
     def beat(self) -> None:
-        """Refresh the heartbeat (and live step) if the lock is still ours; note it when it is not."""
-        held = read_lock(self.path)
-        if held is None or held.get("token") != self.token:
-            self.lost = self.lost or (held is not None or not self.path.exists())
+        """Refresh the heartbeat (and live step) if the lock is still ours; note it when it is not. The read and the
+        rewrite happen under the breaker file, so a breaker's takeover is never overwritten by a late heartbeat;
+        while someone else holds the breaker, this beat is skipped."""
+        breaker = self.path.with_name(self.path.name + ".break")
+        if not _write_exclusive(breaker, {"token": self.token, "heartbeat": True}):
             return
-        held.update(heartbeat=time.time(), step=self.step)
-        tmp = self.path.with_name(f".{self.path.name}.{self.token}")
-        tmp.write_text(json.dumps(held))
-        os.replace(tmp, self.path)
+        try:
+            held = read_lock(self.path)
+            if held is None or held.get("token") != self.token:
+                self.lost = self.lost or (held is not None or not self.path.exists())
+                return
+            held.update(heartbeat=time.time(), step=self.step)
+            tmp = self.path.with_name(f".{self.path.name}.{self.token}")
+            tmp.write_text(json.dumps(held))
+            os.replace(tmp, self.path)
+        finally:
+            breaker.unlink(missing_ok=True)
 
     def release(self) -> None:
         self._stop.set()

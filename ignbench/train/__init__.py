@@ -331,10 +331,11 @@ def _after_step(job: Job, trainer: Trainer, e: int, row: dict, curve: Recorder |
     if job.lock.lost:  # the heartbeat saw another process take the run: stop at once, write nothing
         job.lock.ensure()
     if step % checkpoint_every == 0 or step == steps:
-        job.lock.ensure()
-        job.rd.save_checkpoint(trainer.member_state(e))
-        write_csv(member.log, job.rd.log)
-        write_csv(member.curve, job.rd.curve)
+        state = trainer.member_state(e)
+        for write in (lambda: job.rd.save_checkpoint(state), lambda: write_csv(member.log, job.rd.log),
+                      lambda: write_csv(member.curve, job.rd.curve)):
+            job.lock.ensure()  # before each file: a lock lost mid-checkpoint lets only the file in flight land
+            write()
         job.status(step=step)
 
 
