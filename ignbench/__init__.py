@@ -7,13 +7,9 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-try:
-    __version__ = version("ignbench")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0.0.0+source"
+from ignbench.core.version import __version__
 
 DEFAULT_STORE = Path("results/runs")
 

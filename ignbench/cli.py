@@ -96,7 +96,7 @@ class Group(click.Group):
 
 
 def _version() -> str:
-    from ignbench import __version__
+    from ignbench.core.version import __version__
 
     return __version__
 

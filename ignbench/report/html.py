@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import html
 import os
-import time
 from pathlib import Path
 
 import pandas as pd
 
+from ignbench.core.version import __version__
 from ignbench.store import write_text
 
 STYLE = """
@@ -151,11 +151,12 @@ def _summary_row(root: Path, experiment: str, preset: str) -> dict:
 def write_index(root: Path, entries: list[tuple[str, str]], title: str = "ignbench report") -> Path:
     """index.html over the (experiment, preset) fragments listed, in that order: summary, forest plots, sections."""
     body = [f"<h1>{html.escape(title)}</h1>",
-            f"<p class='caption'>Generated {time.strftime('%Y-%m-%d %H:%M')} from the run store by "
-            "<code>ignbench report</code>. Each claim of a paper is decided from the seeds at α = 0.05 by a test "
-            "whose false-verdict rate is measured (REPRODUCE.md); the counts are after Holm's adjustment over each "
-            "report's claims per BatchNorm mode, raw in brackets. Each caption names the preset its numbers come "
-            "from: a cpu-preset number is never the paper's scale.</p>"]
+            "<p class='caption'>Generated from the run store by <code>ignbench report</code> (ignbench "
+            f"{html.escape(__version__)}; no time stamp, so the same runs give the same page). Each claim of a "
+            "paper is decided from the seeds at α = 0.05 by a test whose false-verdict rate is measured "
+            "(REPRODUCE.md); the counts are the family-adjusted verdicts (Holm over each report's claims per "
+            "BatchNorm mode, unless a report's section names another adjustment), raw in brackets. Each caption names the preset its numbers come from: a cpu-preset number is never "
+            "the paper's scale.</p>"]
     summary = pd.DataFrame([_summary_row(root, e, p) for e, p in entries])
     if len(summary):
         links = {f"{e} ({p})": f"#{e}-{p}" for e, p in entries}
