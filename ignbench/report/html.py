@@ -155,8 +155,8 @@ def write_index(root: Path, entries: list[tuple[str, str]], title: str = "ignben
             f"{html.escape(__version__)}; no time stamp, so the same runs give the same page). Each claim of a "
             "paper is decided from the seeds at α = 0.05 by a test whose false-verdict rate is measured "
             "(REPRODUCE.md); the counts are the family-adjusted verdicts (Holm over each report's claims per "
-            "BatchNorm mode, unless a report's section names another adjustment), raw in brackets. Each caption names the preset its numbers come from: a cpu-preset number is never "
-            "the paper's scale.</p>"]
+            "BatchNorm mode, unless a report's section names another adjustment), raw in brackets. Each caption "
+            "names the preset its numbers come from: a cpu-preset number is never the paper's scale.</p>"]
     summary = pd.DataFrame([_summary_row(root, e, p) for e, p in entries])
     if len(summary):
         links = {f"{e} ({p})": f"#{e}-{p}" for e, p in entries}
