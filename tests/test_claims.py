@@ -261,3 +261,23 @@ a = "naign"
     results = _frame(runs)
     verdicts = [decide(c, results, NO_CURVES, "none").outcome.verdict for c in spec.claims]
     assert verdicts == [all_modes, dropping]
+
+
+def _curve(run_id: str, method: str, values: list[float], steps: int = 1500) -> list[dict]:
+    """A training curve of FLD in eval mode, one point every 100 steps ending at `values`' last."""
+    first = steps - 100 * (len(values) - 1)
+    return [{"run_id": run_id, "method": method, "dataset": "mnist-5k", "M": 1, "state": "done", "bn_mode": "eval",
+             "metric": "fld", "step": first + 100 * i, "value": v} for i, v in enumerate(values)]
+
+
+def test_a_curve_still_falling_is_not_converged_and_noise_is_not_movement():
+    from ignbench.verdict.health import not_converged_runs
+
+    flat = [_curve(f"ign{i}", "ign", [v + d for d in (0, 9, -8, 4)]) for i, v in enumerate((300, 250, 400))]
+    falling = _curve("naign0", "naign", [900, 700, 500, 300])  # 600 down over the last 300 steps
+    steady = [_curve(f"naign{i}", "naign", [v, v + 5, v - 5, v]) for i, v in ((1, 150), (2, 160))]
+    curves = pd.DataFrame([p for c in [*flat, falling, *steady] for p in c])
+    # spreads: IGN 76 against moves of at most 7; NAIGN's finals 300, 150, 160 (std 84) against NAIGN 0's 600
+    assert not_converged_runs(curves, "fld", "eval", ["method", "dataset", "M"]) == {"naign0"}
+    two_seeds = curves[curves["run_id"] != "naign2"]  # 2 seeds a cell: their std cannot judge a move
+    assert not_converged_runs(two_seeds, "fld", "eval", ["method", "dataset", "M"]) == set()

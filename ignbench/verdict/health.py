@@ -4,9 +4,12 @@
 - stalled: its f(z) has collapsed, by the stall classifier (`evaluate.metrics.collapse.is_collapsed`: the share
   of distinct nearest training points among the samples f(z) of the final evaluation): it never left the initial
   plateau, where f maps every z to one output (or a few).
-- not converged (per metric): over the last 20 % of training its curve of the metric moved (last point minus
-  first point of that window) by more than the spread (std) of the metric's final value over the seeds of its
-  cell (method and swept values). Only where the metric has a training curve; elsewhere it is not assessed.
+- not converged (per metric): over the last 20 % of training its curve of the metric moved by more than the
+  spread (std) of the metric's final value over the seeds of its cell (method and swept values). The move is the
+  least-squares slope over the window's points times the window's length (less sensitive to one noisy curve point
+  than last minus first). Assessed only where the metric has a training curve and the cell has at least
+  MIN_SEEDS_FOR_SPREAD finished seeds: the std of 2 values has one degree of freedom, and a curve point's own
+  evaluation noise would then flag converged runs as moving.
 - healthy: none of these.
 """
 
@@ -20,6 +23,7 @@ from ignbench.evaluate.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is
 
 HEALTHY, STALLED, NOT_CONVERGED, DIVERGED = "healthy", "stalled", "not converged", "diverged"
 CONVERGENCE_WINDOW = 0.2
+MIN_SEEDS_FOR_SPREAD = 3
 CELL = ["method", "dataset", "M"]  # runs of one cell differ only in their seed (with the swept fields, see below)
 
 
@@ -40,12 +44,23 @@ def not_converged_runs(curves: pd.DataFrame, metric: str, bn_mode: str, cell: li
         last = group["step"].max()
         window = group[group["step"] >= (1 - CONVERGENCE_WINDOW) * last].sort_values("step")
         finals = group[group["step"] == last]["value"]
-        if len(finals) < 2:
+        if len(finals) < MIN_SEEDS_FOR_SPREAD:
             continue
         spread = float(finals.std())
-        net = window.groupby("run_id")["value"].agg(lambda v: abs(v.iloc[-1] - v.iloc[0]))
-        out |= set(net[net > spread + 1e-12].index)
+        moves = {run: _move(points) for run, points in window.groupby("run_id")}
+        out |= {run for run, move in moves.items() if move > spread + 1e-12}
     return out
+
+
+def _move(points: pd.DataFrame) -> float:
+    """How far a curve moved over its window: |least-squares slope| x the window's length (two points: their
+    difference)."""
+    steps, values = points["step"].to_numpy(float), points["value"].to_numpy(float)
+    if len(steps) < 2 or steps[-1] == steps[0]:
+        return 0.0
+    centred = steps - steps.mean()
+    slope = float((centred * (values - values.mean())).sum() / (centred ** 2).sum())
+    return abs(slope) * (steps[-1] - steps[0])
 
 
 def run_health(results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str, metric: str | None = None,
