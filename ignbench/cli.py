@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -673,9 +674,10 @@ def verdict(experiment: str | None, preset: str | None, seeds: int | None, adjus
         return
     click.echo("\n".join(heads) + "\n")
     click.echo("\n".join(lines))
-    click.echo(f"\nverdicts after {adjust} over each report's claims per BatchNorm mode (raw: before); p raw/adjusted; "
-               "healthy/finished/planned runs; needs: seeds per side for 80 % power; "
-               "[M] mode-sensitive, [H] health-sensitive")
+    click.echo("\n" + textwrap.fill(
+        f"verdicts after {adjust} over each report's claims per BatchNorm mode (raw: before); p raw/adjusted; "
+        "healthy/finished/planned runs; needs: seeds per side for 80 % power at the paper's difference and spread "
+        "(ours: at our difference); [M] mode-sensitive, [H] health-sensitive", width=100))
 
 
 @main.group()

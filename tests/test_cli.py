@@ -106,7 +106,7 @@ def test_verdict_prints_counts_then_one_line_per_claim(runner, table1):
     assert lines[0].startswith("table2 [smoke, 2 seeds]: 0 reproduced, 0 contradicted, 0 inconclusive, 16 "
                                "insufficient")
     claims = [line for line in lines if line.startswith("table2/")]
-    assert len(claims) == 16 and all(len(line) <= 100 for line in claims)
+    assert len(claims) == 16 and all(len(line) <= 100 for line in lines)  # counts, claims and the key alike
     assert sum(line.startswith("table2/blur-naign-beats-ign ") for line in claims) == 2  # one per BatchNorm mode
     # four steps leave every smoke run on its initial plateau: f(z) has collapsed, and the claims say so
     assert "healthy 0/4/4" in claims[0]

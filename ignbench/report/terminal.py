@@ -32,8 +32,8 @@ def claim_line(experiment: str, d: Decision) -> str:
     p = "" if math.isnan(o.p) else f"p {o.p:.2g}" + ("" if math.isnan(d.p_adjusted) else f"/{d.p_adjusted:.2g}")
     needs = seeds_note(d)
     extras = [p, f"healthy {d.n_healthy}/{d.finished}/{d.planned}"]
-    if needs:
-        extras.append(f"needs {needs}")
+    if needs:  # the paper's difference is the usual basis: the footer says so, the line names only "ours"
+        extras.append(f"needs {needs.removesuffix(' (paper)')}")
     if d.seeds_spent is not None:
         extras.append(f"spent {d.seeds_spent}")
     flags = ("M" if d.mode_sensitive else "") + ("H" if d.health_sensitive else "")
