@@ -675,9 +675,11 @@ def verdict(experiment: str | None, preset: str | None, seeds: int | None, adjus
     click.echo("\n".join(heads) + "\n")
     click.echo("\n".join(lines))
     click.echo("\n" + textwrap.fill(
-        f"verdicts after {adjust} over each report's claims per BatchNorm mode (raw: before); p raw/adjusted; "
-        "healthy/finished/planned runs; needs: seeds per side for 80 % power at the paper's difference and spread "
-        "(ours: at our difference); [M] mode-sensitive, [H] health-sensitive", width=100))
+        f"verdicts after {adjust} over each report's claims per BatchNorm mode (raw R/C/I/S: before); p raw/adjusted, "
+        "of the claim, or of its opposite where the raw verdict is contradicted (pC); "
+        "ok: healthy/finished/planned runs; needs: seeds per side for 80 % power at the paper's difference and spread "
+        "(else at ours: the scorecard's 'Seeds needed' says which); [M] mode-sensitive, [H] health-sensitive",
+        width=100))
 
 
 @main.group()

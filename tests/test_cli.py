@@ -109,7 +109,7 @@ def test_verdict_prints_counts_then_one_line_per_claim(runner, table1):
     assert len(claims) == 16 and all(len(line) <= 100 for line in lines)  # counts, claims and the key alike
     assert sum(line.startswith("table2/blur-naign-beats-ign ") for line in claims) == 2  # one per BatchNorm mode
     # four steps leave every smoke run on its initial plateau: f(z) has collapsed, and the claims say so
-    assert "healthy 0/4/4" in claims[0]
+    assert "ok 0/4/4" in claims[0]
     as_json = json.loads(runner.invoke(main, ["verdict", "table2", "--preset", "smoke", "--store", str(store),
                                               "--format", "json"]).output)
     assert len(as_json) == 16 and as_json[0]["Notes"] == "all 2 finished runs of naign stalled"

@@ -24,7 +24,7 @@ def _cards(folder: Path) -> pd.DataFrame:
 def moved(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     """Rows decided on both sides whose verdict differs, with each side's p (and the new raw verdict and flags)."""
     both = old.merge(new, on=KEY, suffixes=(" (old)", " (new)"))
-    columns = KEY + ["Verdict (old)", "p (old)", "n (old)", "Verdict (new)", "Raw", "p (new)", "p adj.",
+    columns = KEY + ["Verdict (old)", "p (old)", "n (old)", "Verdict (new)", "Raw", "p (new)", "p adj.", "p against",
                      "Health", "Flags"]
     return both.loc[both["Verdict (old)"] != both["Verdict (new)"], [c for c in columns if c in both.columns]]
 

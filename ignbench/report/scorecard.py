@@ -15,8 +15,8 @@ from ignbench.verdict.decide import Decision
 from ignbench.verdict.power import MAX_SEEDS
 
 COLUMNS = ["Experiment", "Preset", "Claim", "BN mode", "Verdict", "Raw", "Healthy only", "Flags", "Paper", "Ours",
-           "Difference [90% CI]", "p", "p adj.", "Effect", "Effect [90% CI]", "Detectable", "n", "Health",
-           "Seeds needed", "Seeds spent", "Test", "Notes", "Text"]
+           "Difference [90% CI]", "p", "p adj.", "p against", "p against adj.", "Effect", "Effect [90% CI]",
+           "Detectable", "n", "Health", "Seeds needed", "Seeds spent", "Test", "Notes", "Text"]
 SUMMARY = ["Claim", "BN mode", "Verdict", "Raw", "Healthy only", "Ours", "p", "p adj.", "Health", "Seeds needed",
            "Flags"]
 
@@ -98,6 +98,7 @@ def _p(value: float) -> str:
 
 def scorecard(spec: Spec, preset: str, decisions: list[Decision]) -> pd.DataFrame:
     """Rows of the scorecard for one spec at one preset. Verdict: after the family's adjustment (Raw: before);
+    p: the test of the claim (reproduced when small), p against: the test of its opposite (contradicted when small);
     Healthy only: decided on the healthy runs alone; Health: healthy / finished / planned runs; Seeds needed: per
     side, for 80 % power at the paper's difference and spread (else at ours); Detectable: the smallest true
     difference the t part detects with 80 % power at these seeds."""
@@ -110,6 +111,7 @@ def scorecard(spec: Spec, preset: str, decisions: list[Decision]) -> pd.DataFram
             "Raw": o.verdict, "Healthy only": d.healthy.verdict, "Flags": _flags(d),
             "Paper": _paper_value(c, paper), "Ours": _ours(d), "Difference [90% CI]": _difference(d),
             "p": _p(o.p), "p adj.": _p(d.p_adjusted),
+            "p against": _p(o.p_against), "p against adj.": _p(d.p_against_adjusted),
             "Effect": "–" if math.isnan(o.effect) else f"{o.effect:.2f}",
             "Effect [90% CI]": "–" if math.isnan(o.effect_ci[0]) else f"[{o.effect_ci[0]:.2f}, {o.effect_ci[1]:.2f}]",
             "Detectable": "–" if math.isnan(o.mde) else number(o.mde, c.metric),

@@ -4,6 +4,7 @@ or the whole scorecard as CSV, JSON or Markdown for scripts."""
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pandas as pd
 
@@ -22,25 +23,29 @@ def counts_line(experiment: str, preset: str, decisions: list[Decision], results
     seeds = results["seed"].nunique() if "seed" in results else 0
     adjusted, raw = counts(decisions, True), counts(decisions, False)
     parts = [f"{n} {v}" + (f" (raw {raw[v]})" if raw[v] != n else "") for v, n in adjusted.items()]
-    return f"{experiment} [{preset}, {seeds} seeds]: " + ", ".join(parts)
+    return textwrap.fill(f"{experiment} [{preset}, {seeds} seeds]: " + ", ".join(parts), width=WIDTH,
+                         subsequent_indent="  ")
 
 
 def claim_line(experiment: str, d: Decision) -> str:
     """One claim under one BatchNorm mode, in at most WIDTH columns."""
     o = d.outcome
-    raw = "" if o.verdict == d.verdict else f" (raw {o.verdict})"
-    p = "" if math.isnan(o.p) else f"p {o.p:.2g}" + ("" if math.isnan(d.p_adjusted) else f"/{d.p_adjusted:.2g}")
+    raw = "" if o.verdict == d.verdict else f" (raw {o.verdict[0].upper()})"
+    against = o.verdict == "contradicted"  # show the p of the direction the raw verdict went
+    raw_p, adj_p = (o.p_against, d.p_against_adjusted) if against else (o.p, d.p_adjusted)
+    p = "" if math.isnan(raw_p) else ("pC " if against else "p ") + f"{raw_p:.2g}" + (
+        "" if math.isnan(adj_p) else f"/{adj_p:.2g}")
     needs = seeds_note(d)
-    extras = [p, f"healthy {d.n_healthy}/{d.finished}/{d.planned}"]
-    if needs:  # the paper's difference is the usual basis: the footer says so, the line names only "ours"
-        extras.append(f"needs {needs.removesuffix(' (paper)')}")
+    extras = [p, f"ok {d.n_healthy}/{d.finished}/{d.planned}"]
+    if needs:  # the basis (the paper's difference, else ours) is in the footer and the scorecard
+        extras.append(f"needs {needs.split(' (')[0]}")
     if d.seeds_spent is not None:
         extras.append(f"spent {d.seeds_spent}")
     flags = ("M" if d.mode_sensitive else "") + ("H" if d.health_sensitive else "")
     if flags:
         extras.append(f"[{flags}]")
     head = f"{experiment}/{d.claim.id}"
-    line = f"{head:<44.44} {d.bn_mode:<5} {SHORT[d.verdict]}{raw}  " + "  ".join(e for e in extras if e)
+    line = f"{head:<44.44} {d.bn_mode:<5} {SHORT[d.verdict]}{raw} " + " ".join(e for e in extras if e)
     return line[:WIDTH]
 
 
