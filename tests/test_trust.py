@@ -343,3 +343,37 @@ def test_curves_of_unfinished_runs_enter_neither_plateau_tables_nor_curve_claims
     table = plateau_table(curves, ["coverage"])
     assert set(table["plateaued (net change ≤ spread)"].str.split("/").str[1]) == {"1 runs"}
     assert read_curve(victim / "curve.csv")  # the curve itself is intact: only its run's state left it out
+
+
+def test_workers_stop_when_their_run_is_killed(tmp_path):
+    """`run --jobs 2` killed outright: its two worker processes stop within seconds, not at the end of their
+    groups, and the next `run` resumes both groups from their checkpoints."""
+    spec = tmp_path / "pair.toml"
+    spec.write_text(SPEC.format(steps=20000).replace('method = ["naign"]', 'method = ["ign", "naign"]'))
+    store = tmp_path / "runs"
+    cfgs = sorted(load_spec(str(spec)).expand("paper", seeds=1), key=lambda c: c.method)
+    runs = [Store(store).run_dir(c).path for c in cfgs]
+    first = _popen(["run", str(spec), "--seeds", "1", "--store", str(store), "--jobs", "2",
+                    "--checkpoint-every", "100"], tmp_path)
+    for run in runs:
+        _wait_for_step(run, 150, first)
+    workers = {json.loads((run / "lock.json").read_text())["pid"] for run in runs}
+    assert len(workers) == 2 and first.pid not in workers
+    first.kill()
+    first.wait()
+    end = time.time() + 30
+    while time.time() < end and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
+    states = [json.loads((run / "status.json").read_text()) for run in runs]
+    assert all(s["state"] == "running" and s["step"] >= 100 for s in states)  # read as interrupted from now on
+    again = CliRunner().invoke(main, ["run", str(spec), "--seeds", "1", "--store", str(store), "--dry-run"])
+    assert "2 interrupted" in again.output, again.output
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"

@@ -8,6 +8,9 @@ workers never work on the same run, and a run is resumed from its checkpoint whi
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -63,6 +66,16 @@ def _start_worker(threads: int, rows) -> None:
     global _BAR_ROW
     torch.set_num_threads(threads)
     _BAR_ROW = rows.get()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent watch", daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """A worker whose `ignbench run` was killed stops too, as if it had been killed with it: its run keeps its last
+    checkpoint, reads as interrupted once its lock's pid is gone, and the next `run` resumes it. (Left alone, the
+    orphan would train on, holding its run's lock.)"""
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(3)
 
 
 def _run_group(group: list[RunConfig], store: Store, data_root: Path | None, checkpoint_every: int,
