@@ -377,3 +377,20 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_a_zombie_holds_no_lock():
+    """A process that exited but was not reaped yet (an orphaned worker whose new parent is slow to reap it) is
+    gone: its lock is stale."""
+    from ignbench.store.lock import _pid_alive, process_start
+
+    child = subprocess.Popen(["sleep", "0"])
+    start = process_start(child.pid)
+    end = time.time() + 10
+    while time.time() < end and Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        time.sleep(0.05)
+    try:
+        assert not _pid_alive(child.pid, start)
+    finally:
+        child.wait()
+    assert _pid_alive(os.getpid(), process_start(os.getpid()))

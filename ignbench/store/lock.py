@@ -6,8 +6,9 @@ process's start time, a random token and a heartbeat that a background thread re
 with the live step.
 
 Staleness, the one rule (`is_stale`):
-- a lock of this host is stale exactly when its process is gone (its pid is not alive, or is alive with another
-  start time: a reused pid). A live process on this host never loses its lock, however long it was stopped;
+- a lock of this host is stale exactly when its process is gone (its pid is not alive, is a zombie that exited
+  but was not reaped yet, or is alive with another start time: a reused pid). A live process on this host never
+  loses its lock, however long it was stopped;
 - a lock of another host is stale when its heartbeat is older than `stale_after()` seconds;
 - an unreadable lock (empty, cut short, not JSON) is stale once it is older than UNREADABLE_GRACE seconds (a writer
   is never that slow); before that it blocks the run, and says so.
@@ -71,6 +72,14 @@ def process_start(pid: int) -> str:
         return ""
 
 
+def _zombie(pid: int) -> bool:
+    """A process that has exited but was not yet reaped (an orphan whose new parent is slow to reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _pid_alive(pid: int, start: str = "") -> bool:
     try:
         os.kill(pid, 0)
@@ -78,6 +87,8 @@ def _pid_alive(pid: int, start: str = "") -> bool:
         return False
     except PermissionError:
         pass
+    if _zombie(pid):
+        return False
     return not start or not process_start(pid) or process_start(pid) == start
 
 
