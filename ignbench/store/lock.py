@@ -63,21 +63,23 @@ def unreadable_age(path: Path) -> float | None:
     return None if read_lock(path) is not None else age
 
 
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name, from field 3 (state) on ([] where /proc cannot tell)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
 def process_start(pid: int) -> str:
     """The start time of a process of this host, as the kernel counts it ('' where /proc cannot tell)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return fields[19]  # field 22 of stat(5): starttime
-    except (OSError, IndexError):
-        return ""
+    fields = _stat_fields(pid)
+    return fields[19] if len(fields) > 19 else ""  # field 22 of stat(5): starttime
 
 
 def _zombie(pid: int) -> bool:
     """A process that has exited but was not yet reaped (an orphan whose new parent is slow to reap it)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+    return _stat_fields(pid)[:1] == ["Z"]
 
 
 def _pid_alive(pid: int, start: str = "") -> bool:

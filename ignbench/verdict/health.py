@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 
 from ignbench.evaluate.metrics.collapse import STALL_METRIC, STALL_THRESHOLD, is_collapsed
@@ -56,10 +57,11 @@ def _move(points: pd.DataFrame) -> float:
     """How far a curve moved over its window: |least-squares slope| x the window's length (two points: their
     difference)."""
     steps, values = points["step"].to_numpy(float), points["value"].to_numpy(float)
+    finite = np.isfinite(values)
+    steps, values = steps[finite], values[finite]
     if len(steps) < 2 or steps[-1] == steps[0]:
         return 0.0
-    centred = steps - steps.mean()
-    slope = float((centred * (values - values.mean())).sum() / (centred ** 2).sum())
+    slope = float(np.polyfit(steps, values, 1)[0])
     return abs(slope) * (steps[-1] - steps[0])
 
 
