@@ -281,3 +281,6 @@ def test_a_curve_still_falling_is_not_converged_and_noise_is_not_movement():
     assert not_converged_runs(curves, "fld", "eval", ["method", "dataset", "M"]) == {"naign0"}
     two_seeds = curves[curves["run_id"] != "naign2"]  # 2 seeds a cell: their std cannot judge a move
     assert not_converged_runs(two_seeds, "fld", "eval", ["method", "dataset", "M"]) == set()
+    gap = curves.copy()  # a lost curve point (NaN) is skipped, not read as no movement: the fall is still seen
+    gap.loc[(gap["run_id"] == "naign0") & (gap["step"] == 1300), "value"] = float("nan")
+    assert not_converged_runs(gap, "fld", "eval", ["method", "dataset", "M"]) == {"naign0"}

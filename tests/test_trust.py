@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from ignbench.cli import main
 from ignbench.spec import load_spec
 from ignbench.store import Store, read_curve
-from ignbench.store.lock import UNREADABLE_GRACE
+from ignbench.store.lock import UNREADABLE_GRACE, _pid_alive, process_start
 
 SPEC = """
 [experiment]
@@ -362,28 +362,18 @@ def test_workers_stop_when_their_run_is_killed(tmp_path):
     first.kill()
     first.wait()
     end = time.time() + 30
-    while time.time() < end and any(_alive(pid) for pid in workers):
+    while time.time() < end and any(_pid_alive(pid) for pid in workers):
         time.sleep(0.2)
-    assert not any(_alive(pid) for pid in workers)
+    assert not any(_pid_alive(pid) for pid in workers)
     states = [json.loads((run / "status.json").read_text()) for run in runs]
     assert all(s["state"] == "running" and s["step"] >= 100 for s in states)  # read as interrupted from now on
     again = CliRunner().invoke(main, ["run", str(spec), "--seeds", "1", "--store", str(store), "--dry-run"])
     assert "2 interrupted" in again.output, again.output
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-
-
 def test_a_zombie_holds_no_lock():
     """A process that exited but was not reaped yet (an orphaned worker whose new parent is slow to reap it) is
     gone: its lock is stale."""
-    from ignbench.store.lock import _pid_alive, process_start
-
     child = subprocess.Popen(["sleep", "0"])
     start = process_start(child.pid)
     end = time.time() + 10
