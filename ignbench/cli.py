@@ -243,7 +243,7 @@ def run(experiments: tuple[str, ...], preset: str | None, seeds: int | None, exe
         plans = _plans(experiments, preset, plan_seeds, store, force, retry_failed)
         if dry_run:
             _print_plans(plans, _unique(cfg for p in plans for cfg in p.todo), executor, jobs)
-            _print_prospects(plans, store)
+            _print_prospects(plans, store, policy)
             return
         _run_round(plans, store, experiments, force, inception_weights, launch)
         if policy.max_seeds and _all_decided(plans, store, policy, round_seeds):
@@ -310,10 +310,12 @@ def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
     return not open_claims
 
 
-def _print_prospects(plans: list, store) -> None:
-    """Per claim: can the planned seeds decide it at all, what they would detect, what it needs."""
+def _print_prospects(plans: list, store, policy) -> None:
+    """Per claim: can the planned seeds decide it at all, after the family's adjustment whatever the other claims
+    show (raw p <= alpha / claims), what they would detect, what it needs."""
     from ignbench.report.tables import load_paper
     from ignbench.store.frames import results_frame
+    from ignbench.verdict.family import level_alone
     from ignbench.verdict.power import MAX_SEEDS
     from ignbench.verdict.prospects import prospect
 
@@ -322,15 +324,17 @@ def _print_prospects(plans: list, store) -> None:
             continue
         runs = results_frame(p.runs, store).drop_duplicates("run_id")
         paper = load_paper(p.spec.reference)
-        click.echo(f"{p.spec.name} [{p.preset}]: what {len(set(runs['seed']))} seeds can decide")
+        level = level_alone(policy.alpha, len(p.spec.claims), policy.adjust)
+        click.echo(f"{p.spec.name} [{p.preset}]: what {len(set(runs['seed']))} seeds can decide, each claim at raw "
+                   f"p <= {level:.2g} (alpha {policy.alpha:g}, {policy.adjust} over {len(p.spec.claims)} claims)")
         for claim in p.spec.claims:
-            pr = prospect(claim, runs, paper)
+            pr = prospect(claim, runs, paper, level)
             can = "can decide" if pr.decidable else "CANNOT decide (exact test)"
             seen = "" if pr.detectable != pr.detectable else f", detects {pr.detectable:.3g} at the paper's spread"
             need = (f"> {MAX_SEEDS}" if pr.seeds_needed is None else str(pr.seeds_needed))
             need = f"needs {need} seeds per side " + (f"for the paper's difference ({pr.basis})"
                                                        if pr.basis.startswith("paper")
-                                                       else "for its exact test to reach alpha")
+                                                       else "for its exact test to reach that level")
             click.echo(f"  {claim.id:<40.40} n {'/'.join(map(str, pr.n))}: {can} (min p {pr.min_p:.2g}){seen}; "
                        f"{need}")
 
@@ -678,7 +682,8 @@ def verdict(experiment: str | None, preset: str | None, seeds: int | None, adjus
         f"verdicts after {adjust} over each report's claims per BatchNorm mode (raw R/C/I/S: before); p raw/adjusted, "
         "of the claim, or of its opposite where the raw verdict is contradicted (pC); "
         "ok: healthy/finished/planned runs; needs: seeds per side for 80 % power at the paper's difference and spread "
-        "(else at ours: the scorecard's 'Seeds needed' says which); [M] mode-sensitive, [H] health-sensitive",
+        "(else at ours: the scorecard's 'Seeds needed' says which), at the raw level alpha / claims that survives "
+        "the adjustment whatever the other claims show; [M] mode-sensitive, [H] health-sensitive",
         width=100))
 
 

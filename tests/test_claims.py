@@ -9,6 +9,8 @@ from ignbench.core.errors import UserError
 from ignbench.report.scorecard import decisions_for, scorecard
 from ignbench.spec import load_spec, parse_spec
 from ignbench.verdict.decide import decide
+from ignbench.verdict.family import level_alone
+from ignbench.verdict.prospects import prospect
 
 SPEC = """
 [experiment]
@@ -220,16 +222,7 @@ def test_curve_rebound(tmp_path):
     assert decision.outcome.mean_b == 0
 
 
-@pytest.mark.parametrize("covered,all_modes,dropping", [
-    ([25] * 5, "reproduced", "contradicted"),  # exact binomial: 5 of 5 seeds, p = 1/32
-    ([25] * 3, "inconclusive", "inconclusive"),  # 3 of 3: p = 1/8, no more than 3 seeds can say
-    ([3, 5, 4, 6, 2], "contradicted", "reproduced"),
-    ([25, 24, 25, 25, 24], "inconclusive", "inconclusive"),
-])
-def test_mode_claims(tmp_path, covered, all_modes, dropping):
-    import tomllib
-
-    lowdim = """
+MODE_SPEC = """
 [experiment]
 name = "m"
 title = "m"
@@ -255,12 +248,47 @@ text = "t"
 kind = "mode_dropping"
 a = "naign"
 """
-    spec = parse_spec(tomllib.loads(lowdim), tmp_path / "m.toml")
-    runs = [{"method": "naign", "dataset": "grids", "values": {("none", "f(z)", "modes_covered"): c,
-                                                               ("none", "f(z)", "n_modes"): 25}} for c in covered]
-    results = _frame(runs)
+
+
+def _mode_spec(tmp_path):
+    import tomllib
+
+    return parse_spec(tomllib.loads(MODE_SPEC), tmp_path / "m.toml")
+
+
+def _modes_frame(covered: list[int]) -> pd.DataFrame:
+    return _frame([{"method": "naign", "dataset": "grids", "values": {("none", "f(z)", "modes_covered"): c,
+                                                                      ("none", "f(z)", "n_modes"): 25}}
+                   for c in covered])
+
+
+@pytest.mark.parametrize("covered,all_modes,dropping", [
+    ([25] * 5, "reproduced", "contradicted"),  # exact binomial: 5 of 5 seeds, p = 1/32
+    ([25] * 3, "inconclusive", "inconclusive"),  # 3 of 3: p = 1/8, no more than 3 seeds can say
+    ([3, 5, 4, 6, 2], "contradicted", "reproduced"),
+    ([25, 24, 25, 25, 24], "inconclusive", "inconclusive"),
+])
+def test_mode_claims(tmp_path, covered, all_modes, dropping):
+    spec = _mode_spec(tmp_path)
+    results = _modes_frame(covered)
     verdicts = [decide(c, results, NO_CURVES, "none").outcome.verdict for c in spec.claims]
     assert verdicts == [all_modes, dropping]
+
+
+def test_a_claim_the_family_keeps_inconclusive_says_how_many_seeds_it_needs(tmp_path):
+    """5 of 5 seeds cover every mode: exact p 1/32 reproduces the claim on its own, and Holm over the report's two
+    claims makes it 1/16, inconclusive. The scorecard and the dry run then ask for the seeds at which the claim
+    survives any family of two: 1/2^6 <= 0.05 / 2."""
+    spec = _mode_spec(tmp_path)
+    results = _modes_frame([25] * 5)
+    card = scorecard(spec, "paper", decisions_for(spec, results, NO_CURVES))
+    assert list(card["Raw"]) == ["reproduced", "contradicted"]
+    assert list(card["Verdict"]) == ["inconclusive", "inconclusive"]
+    assert list(card["Seeds needed"]) == ["6 (ours)", "6 (ours)"]
+    runs = results.drop_duplicates("run_id")
+    alone, in_family = prospect(spec.claims[0], runs, None), prospect(spec.claims[0], runs, None, level_alone(0.05, 2))
+    assert alone.decidable and alone.seeds_needed == 5
+    assert not in_family.decidable and in_family.seeds_needed == 6
 
 
 def _curve(run_id: str, method: str, values: list[float], steps: int = 1500) -> list[dict]:

@@ -84,8 +84,9 @@ def _flags(d: Decision) -> str:
 
 
 def seeds_note(d: Decision) -> str:
-    """'7 (paper)': seeds per side for 80 % power at the paper's difference (or ours); '> 50' when none up to 50."""
-    if d.outcome.verdict != "inconclusive" and d.needs_basis != "paper":
+    """'7 (paper)': seeds per side for 80 % power at the paper's difference (or ours), at the level that survives the
+    family's adjustment; '> 50' when none up to 50. Shown for every claim left inconclusive after the adjustment."""
+    if d.verdict != "inconclusive" and d.needs_basis != "paper":
         return ""
     if d.seeds_needed is None:
         return f"> {MAX_SEEDS}" if d.outcome.tested or d.needs_basis == "paper" else ""
@@ -100,7 +101,8 @@ def scorecard(spec: Spec, preset: str, decisions: list[Decision]) -> pd.DataFram
     """Rows of the scorecard for one spec at one preset. Verdict: after the family's adjustment (Raw: before);
     p: the test of the claim (reproduced when small), p against: the test of its opposite (contradicted when small);
     Healthy only: decided on the healthy runs alone; Health: healthy / finished / planned runs; Seeds needed: per
-    side, for 80 % power at the paper's difference and spread (else at ours); Detectable: the smallest true
+    side, for 80 % power at the paper's difference and spread (else at ours) at alpha / (claims in the family), the
+    level that survives the adjustment whatever the other claims show; Detectable: the smallest true
     difference the t part detects with 80 % power at these seeds."""
     paper = load_paper(spec.reference)
     rows = []

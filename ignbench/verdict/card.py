@@ -12,7 +12,7 @@ import pandas as pd
 from ignbench.core.errors import UserError
 from ignbench.verdict.claim import Claim
 from ignbench.verdict.decide import INSUFFICIENT, Decision, decide, interaction_p, seeds_needed, verdict_of
-from ignbench.verdict.family import ADJUSTMENTS, adjust
+from ignbench.verdict.family import ADJUSTMENTS, adjust, level_alone
 from ignbench.verdict.sequential import decide_sequential
 from ignbench.verdict.stats import ALPHA
 
@@ -42,8 +42,10 @@ DEFAULT_POLICY = Policy()
 
 def decide_claims(claims: list[Claim], results: pd.DataFrame, curves: pd.DataFrame,
                   policy: Policy = DEFAULT_POLICY, paper: pd.DataFrame | None = None) -> list[Decision]:
-    """Each claim under each BatchNorm mode, then the family's adjustment per mode."""
+    """Each claim under each BatchNorm mode, then the family's adjustment per mode. The seeds a claim needs are those
+    at which it is decided whatever the other claims of its family show (`level_alone`)."""
     decisions = []
+    needs_level = level_alone(policy.alpha, len(claims), policy.adjust)
     for claim in claims:
         interaction = interaction_p(claim, results, curves)
         for mode in modes_of(results):
@@ -52,7 +54,7 @@ def decide_claims(claims: list[Claim], results: pd.DataFrame, curves: pd.DataFra
             else:
                 decision = decide(claim, results, curves, mode, policy.alpha)
             decision.interaction_p = interaction
-            decision.seeds_needed, decision.needs_basis = seeds_needed(claim, decision.outcome, policy.alpha, paper)
+            decision.seeds_needed, decision.needs_basis = seeds_needed(claim, decision.outcome, needs_level, paper)
             decisions.append(decision)
     for mode in {d.bn_mode for d in decisions}:
         adjust_family([d for d in decisions if d.bn_mode == mode], policy)

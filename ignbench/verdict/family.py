@@ -53,3 +53,9 @@ def _bh(p: np.ndarray) -> np.ndarray:
     out = np.empty(m)
     out[order] = stepped
     return out
+
+
+def level_alone(alpha: float, members: int, method: str = "holm") -> float:
+    """The raw p at which a claim stays decided after the adjustment whatever its family's other p-values are: Holm's
+    and Benjamini-Hochberg's adjusted p are at most members x p, so alpha / members (alpha without adjustment)."""
+    return alpha if method == "none" else alpha / max(1, members)

@@ -25,10 +25,11 @@ class Prospect:
     detectable: float  # at the paper's spread, in metric units (NaN without the paper's numbers)
     seeds_needed: int | None  # per side, at the paper's difference and spread; None: none up to MAX_SEEDS
     basis: str  # "paper", or "exact" (only the exact test's minimum is known)
+    level: float = ALPHA  # the raw p the claim must reach: alpha / (claims in its family) under an adjustment
 
     @property
     def decidable(self) -> bool:
-        return self.min_p <= ALPHA
+        return self.min_p <= self.level
 
 
 def design_min_p(claim: Claim, runs: pd.DataFrame) -> float:
@@ -45,16 +46,17 @@ def design_min_p(claim: Claim, runs: pd.DataFrame) -> float:
 
 
 def prospect(claim: Claim, runs: pd.DataFrame, paper: pd.DataFrame | None, alpha: float = ALPHA) -> Prospect:
+    """The claim's prospect on the planned runs at level alpha (pass `family.level_alone` to count the family)."""
     sizes = tuple(len(planned_runs(runs, claim, side)) for side in claim.sides)
     min_p = design_min_p(claim, runs)
     shape = claim.spec_kind.shape
     numbers = paper_numbers(claim, paper) if shape in ("two_sample", "one_sample") else None
     if numbers is None:
-        return Prospect(claim, sizes, min_p, math.nan, power.exact_minimum(shape, alpha, claim.share), "exact")
+        return Prospect(claim, sizes, min_p, math.nan, power.exact_minimum(shape, alpha, claim.share), "exact", alpha)
     delta, sd_a, sd_b = numbers
     n = min(sizes)
     df = max(1, n - 1)
     se = math.sqrt(sd_a**2 / n + (sd_b**2 / n if sd_b is not None else 0.0))
     detectable = (float(st.t.ppf(1 - alpha, df)) + float(st.t.ppf(POWER, df))) * se
     needed, basis = seeds_for_difference(claim, delta, sd_a, sd_b, shape, "paper", alpha)
-    return Prospect(claim, sizes, min_p, detectable, needed, basis)
+    return Prospect(claim, sizes, min_p, detectable, needed, basis, alpha)
