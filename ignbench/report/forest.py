@@ -15,6 +15,7 @@ import pandas as pd  # noqa: E402
 
 from ignbench.core.measures import label  # noqa: E402
 from ignbench.report.png import save_figure  # noqa: E402
+from ignbench.report.scorecard import seeds_note  # noqa: E402
 from ignbench.verdict.decide import Decision, claim_points  # noqa: E402
 from ignbench.verdict.health import HEALTHY  # noqa: E402
 
@@ -85,9 +86,10 @@ def _forest_panel(ax: plt.Axes, decisions: list[Decision], claims: list[str]) ->
                 if abs(end) == LIMIT and (not math.isfinite(value) or abs(value) > LIMIT):
                     ax.annotate("", (end, y), (end - math.copysign(0.4, end), y),
                                 arrowprops={"arrowstyle": "->", "color": colour})
-        needs = f" needs {d.seeds_needed}" if d.outcome.verdict == "inconclusive" and d.seeds_needed else ""
+        note = seeds_note(d) if d.verdict == "inconclusive" else ""
+        needs = f" needs {note.split(' (')[0]}" if note else ""
         ax.text(LIMIT + 0.3, y, f"{letter}{needs}", va="center", fontsize=8, color=colour if letter != "–" else "#777")
-    ax.set_xlim(-LIMIT, LIMIT + 2.6)
+    ax.set_xlim(-LIMIT, LIMIT + 3.2)
     ax.set_xticks([-6, -4, -2, 0, 2, 4, 6])
     ax.set_xlabel("standardised effect (Hedges' g; ρ for trends; share difference for counts)", fontsize=7)
     ax.grid(axis="x", color="#eee")
