@@ -325,11 +325,14 @@ def _print_prospects(plans: list, store, policy) -> None:
         runs = results_frame(p.runs, store).drop_duplicates("run_id")
         paper = load_paper(p.spec.reference)
         level = level_alone(policy.alpha, len(p.spec.claims), policy.adjust)
-        click.echo(f"{p.spec.name} [{p.preset}]: what {len(set(runs['seed']))} seeds can decide, each claim at raw "
-                   f"p <= {level:.2g} (alpha {policy.alpha:g}, {policy.adjust} over {len(p.spec.claims)} claims)")
+        click.echo(f"{p.spec.name} [{p.preset}]: what {len(set(runs['seed']))} seeds can decide (alpha "
+                   f"{policy.alpha:g}, {policy.adjust} over {len(p.spec.claims)} claims: a raw p <= {level:.2g} is "
+                   "decided whatever the other claims show)")
         for claim in p.spec.claims:
-            pr = prospect(claim, runs, paper, level)
-            can = "can decide" if pr.decidable else "CANNOT decide (exact test)"
+            pr = prospect(claim, runs, paper, policy.alpha, level)
+            can = ("can decide" if pr.decidable_alone else
+                   "can decide only where the family's other claims are decided" if pr.decidable else
+                   "CANNOT decide (exact test)")
             seen = "" if pr.detectable != pr.detectable else f", detects {pr.detectable:.3g} at the paper's spread"
             need = (f"> {MAX_SEEDS}" if pr.seeds_needed is None else str(pr.seeds_needed))
             need = f"needs {need} seeds per side " + (f"for the paper's difference ({pr.basis})"

@@ -286,9 +286,10 @@ def test_a_claim_the_family_keeps_inconclusive_says_how_many_seeds_it_needs(tmp_
     assert list(card["Verdict"]) == ["inconclusive", "inconclusive"]
     assert list(card["Seeds needed"]) == ["6 (ours)", "6 (ours)"]
     runs = results.drop_duplicates("run_id")
-    alone, in_family = prospect(spec.claims[0], runs, None), prospect(spec.claims[0], runs, None, level_alone(0.05, 2))
-    assert alone.decidable and alone.seeds_needed == 5
-    assert not in_family.decidable and in_family.seeds_needed == 6
+    alone, in_family = prospect(spec.claims[0], runs, None), prospect(spec.claims[0], runs, None,
+                                                                      level=level_alone(0.05, 2))
+    assert alone.decidable_alone and alone.seeds_needed == 5
+    assert in_family.decidable and not in_family.decidable_alone and in_family.seeds_needed == 6
 
 
 def _curve(run_id: str, method: str, values: list[float], steps: int = 1500) -> list[dict]:

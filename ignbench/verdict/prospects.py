@@ -25,10 +25,17 @@ class Prospect:
     detectable: float  # at the paper's spread, in metric units (NaN without the paper's numbers)
     seeds_needed: int | None  # per side, at the paper's difference and spread; None: none up to MAX_SEEDS
     basis: str  # "paper", or "exact" (only the exact test's minimum is known)
-    level: float = ALPHA  # the raw p the claim must reach: alpha / (claims in its family) under an adjustment
+    alpha: float = ALPHA
+    level: float = ALPHA  # the raw p that is decided whatever the family shows: alpha / (claims in the family)
 
     @property
     def decidable(self) -> bool:
+        """Can its exact test reach alpha at all (no adjustment lets a p above alpha decide)?"""
+        return self.min_p <= self.alpha
+
+    @property
+    def decidable_alone(self) -> bool:
+        """Can it be decided whatever the other claims of its family show?"""
         return self.min_p <= self.level
 
 
@@ -45,18 +52,22 @@ def design_min_p(claim: Claim, runs: pd.DataFrame) -> float:
     return KINDS[claim.kind].test(sample).min_p
 
 
-def prospect(claim: Claim, runs: pd.DataFrame, paper: pd.DataFrame | None, alpha: float = ALPHA) -> Prospect:
-    """The claim's prospect on the planned runs at level alpha (pass `family.level_alone` to count the family)."""
+def prospect(claim: Claim, runs: pd.DataFrame, paper: pd.DataFrame | None, alpha: float = ALPHA,
+             level: float | None = None) -> Prospect:
+    """The claim's prospect on the planned runs; the seeds it needs and the difference it detects are at `level`
+    (default alpha; `family.level_alone` counts the family)."""
+    level = alpha if level is None else level
     sizes = tuple(len(planned_runs(runs, claim, side)) for side in claim.sides)
     min_p = design_min_p(claim, runs)
     shape = claim.spec_kind.shape
     numbers = paper_numbers(claim, paper) if shape in ("two_sample", "one_sample") else None
     if numbers is None:
-        return Prospect(claim, sizes, min_p, math.nan, power.exact_minimum(shape, alpha, claim.share), "exact", alpha)
+        return Prospect(claim, sizes, min_p, math.nan, power.exact_minimum(shape, level, claim.share), "exact",
+                        alpha, level)
     delta, sd_a, sd_b = numbers
     n = min(sizes)
     df = max(1, n - 1)
     se = math.sqrt(sd_a**2 / n + (sd_b**2 / n if sd_b is not None else 0.0))
-    detectable = (float(st.t.ppf(1 - alpha, df)) + float(st.t.ppf(POWER, df))) * se
-    needed, basis = seeds_for_difference(claim, delta, sd_a, sd_b, shape, "paper", alpha)
-    return Prospect(claim, sizes, min_p, detectable, needed, basis, alpha)
+    detectable = (float(st.t.ppf(1 - level, df)) + float(st.t.ppf(POWER, df))) * se
+    needed, basis = seeds_for_difference(claim, delta, sd_a, sd_b, shape, "paper", level)
+    return Prospect(claim, sizes, min_p, detectable, needed, basis, alpha, level)
