@@ -290,7 +290,8 @@ def looks_of(max_seeds: int) -> list[int]:
 
 
 def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
-    """After a round of --until-decided: print each claim's state; True when every claim is decided."""
+    """After a round of --until-decided: print each claim's state; True when every claim is decided after the
+    family's adjustment (a claim decided only raw needs the seeds that make it survive the family)."""
     from ignbench.report.terminal import claim_lines
     from ignbench.store.frames import curves_frame, results_frame
     from ignbench.verdict.card import decide_claims
@@ -299,7 +300,7 @@ def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
     for p in plans:
         runs = p.spec.expand(p.preset, policy.max_seeds)
         decisions = decide_claims(p.spec.claims, results_frame(runs, store), curves_frame(runs, store), policy)
-        open_claims += sum(d.outcome.verdict not in ("reproduced", "contradicted") for d in decisions)
+        open_claims += sum(d.verdict not in ("reproduced", "contradicted") for d in decisions)
         spent = max([spent, *(d.seeds_spent or 0 for d in decisions)])
         click.echo(f"after the look at {round_seeds} seeds:")
         click.echo("\n".join(claim_lines(p.spec.name, decisions)))

@@ -313,3 +313,18 @@ def test_a_curve_still_falling_is_not_converged_and_noise_is_not_movement():
     gap = curves.copy()  # a lost curve point (NaN) is skipped, not read as no movement: the fall is still seen
     gap.loc[(gap["run_id"] == "naign0") & (gap["step"] == 1300), "value"] = float("nan")
     assert not_converged_runs(gap, "fld", "eval", ["method", "dataset", "M"]) == {"naign0"}
+
+
+def test_until_decided_takes_the_strongest_look_so_the_family_can_keep_it(tmp_path):
+    """12 of 12 seeds cover every mode. Looks at 3, 6, 9, 12 seeds; alpha / 3 on each of the last three. At 6 seeds
+    the claim is decided on its own (3 x 1/64 = 0.047), which Holm over two claims would double past alpha; the look at
+    12 seeds (3 x 1/4096) survives it. The first-decision rule froze the claim at 6 seeds, inconclusive for good."""
+    from ignbench.verdict.card import Policy
+
+    spec = _mode_spec(tmp_path)
+    decisions = decisions_for(spec, _modes_frame([25] * 12), NO_CURVES, Policy(max_seeds=12))
+    covers = decisions[0]
+    assert covers.seeds_spent == 12 and covers.outcome.p == pytest.approx(3 / 4096)
+    assert covers.verdict == "reproduced" and covers.p_adjusted == pytest.approx(6 / 4096)
+    at_six = decisions_for(spec, _modes_frame([25] * 6), NO_CURVES, Policy(max_seeds=12))[0]
+    assert at_six.seeds_spent == 6 and at_six.outcome.verdict == "reproduced" and at_six.verdict == "inconclusive"

@@ -1,11 +1,13 @@
 """Seeds until decided: a group-sequential design with alpha split over the looks.
 
-Seeds are added in rounds (3, 6, 9, ... up to --max-seeds). At each look every undecided claim is tested at its
-share of alpha, and a claim stops at its first decision. The shares are fixed before any data: alpha / L' on each of
-the last L' looks, where L' is the largest number of looks whose exact tests can all reach alpha / L' (a look whose
-seeds cannot reach its share would waste it). By the union bound the chance of any false verdict over all looks is
-at most alpha, whatever made the run go on or stop (other claims included). The sequential p of a claim is its p at
-the deciding (or last) look times L', capped at 1; the family's adjustment takes it like any other p.
+Seeds are added in rounds (3, 6, 9, ... up to --max-seeds) while a claim of the spec is undecided after the
+family's adjustment. At each look every claim is tested at its share of alpha. The shares are fixed before any
+data: alpha / L' on each of the last L' looks, where L' is the largest number of looks whose exact tests can all
+reach alpha / L' (a look whose seeds cannot reach its share would waste it). By the union bound the chance of a
+false verdict at any of the looks is at most alpha, whatever made the run go on or stop (other claims included), so
+a claim may take its strongest look: its sequential p is the smallest p over the looks run so far times L', capped
+at 1, and the family's adjustment takes it like any other p. (Taking the first look that decides the claim on its
+own would freeze a p that the family's adjustment leaves inconclusive, however many seeds follow.)
 """
 
 from __future__ import annotations
@@ -49,22 +51,30 @@ def alpha_shares(min_ps: list[float], alpha: float = ALPHA) -> list[float]:
 
 def decide_sequential(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str,
                       max_seeds: int, alpha: float = ALPHA) -> Decision:
-    """Replay the looks on the stored runs: the first look that decides the claim, else the last one available
-    (a look is available when every run it plans has finished)."""
+    """Replay the looks on the stored runs (a look is available when every run it plans has finished): the look
+    with the smallest scaled p in either direction if that decides the claim, else the last look available."""
     runs = results.drop_duplicates("run_id")
     schedule = looks(max_seeds)
     shares = alpha_shares([design_min_p(claim, runs[runs["seed"] < s]) for s in schedule], alpha)
     spent = len([a for a in shares if a > 0])
-    last = None
+    looked: list[tuple[float, Decision]] = []
     for seeds, share in zip(schedule, shares, strict=True):
         at_look = results[results["seed"] < seeds]
-        if last is not None and not at_look.drop_duplicates("run_id")["state"].isin(FINISHED).all():
+        if looked and not at_look.drop_duplicates("run_id")["state"].isin(FINISHED).all():
             break  # this look's seeds have not been run (yet)
         decision = decide(claim, at_look, curves[curves["seed"] < seeds], bn_mode, alpha=share or alpha)
-        last = _sequential(decision, share, spent, seeds, alpha)
-        if last.outcome.verdict in (REPRODUCED, CONTRADICTED):
-            break
-    return last
+        looked.append((share, _sequential(decision, share, spent, seeds, alpha)))
+    return _strongest(looked)
+
+
+def _strongest(looked: list[tuple[float, Decision]]) -> Decision:
+    """Among the looks with a share of alpha, the one whose scaled p (either direction) is smallest, if it decides."""
+    tested = [d for share, d in looked if share and d.outcome.tested]
+    if tested:
+        best = min(tested, key=lambda d: min(d.outcome.p, d.outcome.p_against))
+        if best.outcome.verdict in (REPRODUCED, CONTRADICTED):
+            return best
+    return looked[-1][1]
 
 
 def _sequential(decision: Decision, share: float, spent: int, seeds: int, alpha: float) -> Decision:
