@@ -14,6 +14,7 @@ from ignbench.verdict.card import counts
 from ignbench.verdict.decide import Decision
 
 WIDTH = 100
+HEAD, HEAD_MIN = 44, 24  # columns for experiment/claim: usually, and at the least
 SHORT = {"reproduced": "REPRODUCED", "contradicted": "CONTRADICTED", "inconclusive": "inconclusive",
          "insufficient": "insufficient"}
 
@@ -45,8 +46,9 @@ def claim_line(experiment: str, d: Decision) -> str:
     if flags:
         extras.append(f"[{flags}]")
     head = f"{experiment}/{d.claim.id}"
-    line = f"{head:<44.44} {d.bn_mode:<5} {SHORT[d.verdict]}{raw} " + " ".join(e for e in extras if e)
-    return line[:WIDTH]
+    tail = f"{d.bn_mode:<5} {SHORT[d.verdict]}{raw} " + " ".join(e for e in extras if e)
+    room = max(HEAD_MIN, min(HEAD, WIDTH - 1 - len(tail)))  # the claim's name gives way, the numbers do not
+    return f"{head:<{room}.{room}} {tail}"
 
 
 def claim_lines(experiment: str, decisions: list[Decision]) -> list[str]:
