@@ -290,24 +290,30 @@ def looks_of(max_seeds: int) -> list[int]:
 
 
 def _all_decided(plans: list, store, policy, round_seeds: int) -> bool:
-    """After a round of --until-decided: print each claim's state; True when every claim is decided after the
-    family's adjustment (a claim decided only raw needs the seeds that make it survive the family)."""
+    """After a round of --until-decided: print each claim's state; True when no claim holds the next round open
+    (`still_open`: undecided after the family's adjustment and decidable by --max-seeds)."""
     from ignbench.report.terminal import claim_lines
     from ignbench.store.frames import curves_frame, results_frame
     from ignbench.verdict.card import decide_claims
+    from ignbench.verdict.sequential import still_open
 
-    open_claims, spent = 0, 0
+    open_claims, futile, spent = 0, [], 0
     for p in plans:
         runs = p.spec.expand(p.preset, policy.max_seeds)
         decisions = decide_claims(p.spec.claims, results_frame(runs, store), curves_frame(runs, store), policy)
-        open_claims += sum(d.verdict not in ("reproduced", "contradicted") for d in decisions)
+        open_claims += sum(still_open(d, policy.max_seeds) for d in decisions)
+        futile += [f"{p.spec.name}/{d.claim.id} ({d.bn_mode})" for d in decisions
+                   if d.verdict not in ("reproduced", "contradicted") and not still_open(d, policy.max_seeds)]
         spent = max([spent, *(d.seeds_spent or 0 for d in decisions)])
         click.echo(f"after the look at {round_seeds} seeds:")
         click.echo("\n".join(claim_lines(p.spec.name, decisions)))
-    if not open_claims:
-        click.echo(f"every claim decided by {spent} seeds")
-    elif round_seeds == policy.max_seeds:
+    if round_seeds == policy.max_seeds and open_claims:
         click.echo(f"{open_claims} claim verdict(s) still open at --max-seeds {policy.max_seeds}")
+    elif not open_claims and not futile:
+        click.echo(f"every claim decided by {spent} seeds")
+    elif not open_claims:
+        click.echo(f"stopping at {round_seeds} seeds: every claim is decided or needs more than --max-seeds "
+                   f"{policy.max_seeds} at its effect: " + ", ".join(futile))
     return not open_claims
 
 

@@ -328,3 +328,17 @@ def test_until_decided_takes_the_strongest_look_so_the_family_can_keep_it(tmp_pa
     assert covers.verdict == "reproduced" and covers.p_adjusted == pytest.approx(6 / 4096)
     at_six = decisions_for(spec, _modes_frame([25] * 6), NO_CURVES, Policy(max_seeds=12))[0]
     assert at_six.seeds_spent == 6 and at_six.outcome.verdict == "reproduced" and at_six.verdict == "inconclusive"
+
+
+def test_a_claim_holds_the_next_round_open_only_if_max_seeds_can_decide_it(tmp_path):
+    """5 of 5 seeds: inconclusive after Holm, needs 6: open at --max-seeds 12, futile at 5. 2 of 4 seeds cover all
+    modes: the share sits at 0.5, no number of seeds decides it: futile. The opposite claim is decided: closed."""
+    from ignbench.verdict.sequential import still_open
+
+    spec = _mode_spec(tmp_path)
+    covers, _ = decisions_for(spec, _modes_frame([25] * 5), NO_CURVES)
+    assert covers.seeds_needed == 6 and still_open(covers, 12) and not still_open(covers, 5)
+    half, _ = decisions_for(spec, _modes_frame([25, 24, 25, 24]), NO_CURVES)
+    assert half.verdict == "inconclusive" and half.seeds_needed is None and not still_open(half, 50)
+    _, drops = decisions_for(spec, _modes_frame([3, 5, 4, 6, 2, 3, 4]), NO_CURVES)
+    assert drops.verdict == "reproduced" and not still_open(drops, 12)

@@ -1,5 +1,5 @@
-"""Seeds until decided, end to end: rounds of 3 seeds, a claim stops at its first decision, the run stops when every
-claim is decided, the same command resumes from the store, and the verdict shows the seeds each claim spent."""
+"""Seeds until decided, end to end: rounds of 3 seeds, the run stops when every claim is decided, the same command
+resumes from the store, and the verdict shows the seeds each claim spent (the strongest look it kept)."""
 
 from __future__ import annotations
 

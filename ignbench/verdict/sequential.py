@@ -1,13 +1,15 @@
 """Seeds until decided: a group-sequential design with alpha split over the looks.
 
 Seeds are added in rounds (3, 6, 9, ... up to --max-seeds) while a claim of the spec is undecided after the
-family's adjustment. At each look every claim is tested at its share of alpha. The shares are fixed before any
-data: alpha / L' on each of the last L' looks, where L' is the largest number of looks whose exact tests can all
-reach alpha / L' (a look whose seeds cannot reach its share would waste it). By the union bound the chance of a
-false verdict at any of the looks is at most alpha, whatever made the run go on or stop (other claims included), so
-a claim may take its strongest look: its sequential p is the smallest p over the looks run so far times L', capped
-at 1, and the family's adjustment takes it like any other p. (Taking the first look that decides the claim on its
-own would freeze a p that the family's adjustment leaves inconclusive, however many seeds follow.)
+family's adjustment and could still be decided by --max-seeds (`still_open`). At each look every claim is tested at
+its share of alpha. The shares are fixed before any data: alpha / L' on each of the last L' looks, where L' is the
+largest number of looks whose exact tests can all reach alpha / L' (a look whose seeds cannot reach its share would
+waste it). By the union bound the chance of a false verdict at any of the looks is at most alpha, whatever made the
+run go on or stop (other claims included), so a claim may take its strongest look: its sequential p is the smallest
+p over the looks run so far times L', capped at 1, and the family's adjustment takes it like any other p. (Taking
+the first look that decides the claim on its own would freeze a p that the family's adjustment leaves inconclusive,
+however many seeds follow.) Stopping for futility, when no undecided claim needs at most --max-seeds at its effect,
+only removes looks, so it keeps alpha too.
 """
 
 from __future__ import annotations
@@ -87,3 +89,13 @@ def _sequential(decision: Decision, share: float, spent: int, seeds: int, alpha:
                        notes=[*outcome.notes, f"sequential: look at {seeds} seeds, alpha split over {spent} looks"])
 
     return replace(decision, outcome=scaled(decision.outcome), healthy=scaled(decision.healthy), seeds_spent=seeds)
+
+
+def still_open(decision: Decision, max_seeds: int) -> bool:
+    """Does this claim hold the next round open? Undecided after the family's adjustment, and either untested (more
+    seeds may bring testable runs) or decidable with 80 % power by max_seeds at its effect ("needs k", k <= max)."""
+    if decision.verdict in (REPRODUCED, CONTRADICTED):
+        return False
+    if not decision.outcome.tested:
+        return True
+    return decision.seeds_needed is not None and decision.seeds_needed <= max_seeds
