@@ -67,7 +67,8 @@ class Decision:
     finished: int
     n_healthy: int
     unhealthy: dict[str, int] = field(default_factory=dict)  # health state -> runs
-    seeds_needed: int | None = None  # per side, for 80 % power at the paper's difference (else ours)
+    seeds_needed: int | None = None  # per side, for 80 % power at the paper's difference (else ours); set by
+    # the scorecard (`card.decide_claims`), at the level its family needs
     needs_basis: str = ""  # "paper" or "ours"
     adjusted: str = ""  # the verdict after the family's adjustment
     p_adjusted: float = math.nan
@@ -165,11 +166,9 @@ def decide(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: s
         healthy = _outcome(claim, [v[[health.get(r) == HEALTHY for r in v.index]] for v in values], runs,
                            unfinished, health, alpha, healthy_only=True)
     states = [health[r] for r in all_ids if r in health]
-    decision = Decision(claim, bn_mode, outcome, healthy, planned=len(all_ids), finished=len(states),
-                        n_healthy=states.count(HEALTHY),
-                        unhealthy={s: states.count(s) for s in sorted(set(states) - {HEALTHY})})
-    decision.seeds_needed, decision.needs_basis = seeds_needed(claim, outcome, alpha)
-    return decision
+    return Decision(claim, bn_mode, outcome, healthy, planned=len(all_ids), finished=len(states),
+                    n_healthy=states.count(HEALTHY),
+                    unhealthy={s: states.count(s) for s in sorted(set(states) - {HEALTHY})})
 
 
 def claim_health(claim: Claim, results: pd.DataFrame, curves: pd.DataFrame, bn_mode: str) -> dict[str, str]:
